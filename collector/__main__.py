@@ -1,0 +1,59 @@
+"""``python -m collector``: serve the demo site, the build and the collector endpoints."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from collector.app import create_app
+from collector.settings import REPO_ROOT, Settings
+
+__all__ = ["main", "parse_args"]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line: where to listen, the database, and the two served directories."""
+    parser = argparse.ArgumentParser(prog="python -m collector", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    parser.add_argument("--db", type=Path, default=Path("tracker.db"), help="SQLite file")
+    parser.add_argument("--web", type=Path, default=REPO_ROOT / "web", help="demo site, at /")
+    parser.add_argument("--dist", type=Path, default=REPO_ROOT / "dist", help="build, at /dist/")
+    parser.add_argument(
+        "--dist-max-age",
+        type=int,
+        default=600,
+        help="seconds browsers may reuse unversioned /dist/ files unasked (0: revalidate)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Build the app from the flags and run it under uvicorn until interrupted."""
+    args = parse_args(argv)
+    settings = Settings(
+        db=args.db, web_dir=args.web, dist_dir=args.dist, dist_max_age=args.dist_max_age
+    )
+    app = create_app(settings)
+    print(
+        f"collector: http://{args.host}:{args.port}/ (web {settings.web_dir}, "
+        f"dist {settings.dist_dir}, db {settings.db})",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info" if args.verbose else "warning",
+        access_log=args.verbose,
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""``python -m collector``: flag defaults, and one real start under uvicorn."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from collector.__main__ import parse_args
+from collector.settings import REPO_ROOT
+
+
+def test_defaults() -> None:
+    args = parse_args([])
+    assert (args.host, args.port, args.db) == ("127.0.0.1", 8000, Path("tracker.db"))
+    assert args.web == REPO_ROOT / "web"
+    assert args.dist == REPO_ROOT / "dist"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serves_under_uvicorn(tmp_path: Path, site: tuple[Path, Path]) -> None:
+    port = _free_port()
+    web, dist = site
+    db = tmp_path / "served.db"
+    command = [sys.executable, "-m", "collector", "--port", str(port), "--db", str(db)]
+    command += ["--web", str(web), "--dist", str(dist)]
+    proc = subprocess.Popen(
+        command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as reply:
+                    assert json.load(reply) == {"ok": True}
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "collector did not become healthy"
+                time.sleep(0.05)
+        with urllib.request.urlopen(f"{base}/dist/micropython.wasm", timeout=5) as reply:
+            assert reply.headers["content-type"] == "application/wasm"
+        assert db.exists()
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=10)
+    assert "GET /" not in output, "access log should be off by default"
