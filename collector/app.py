@@ -35,7 +35,7 @@ class Feature(Protocol):
 FEATURES: tuple[Feature, ...] = (health,)
 """Endpoint modules, matched in this order before the static mounts."""
 
-BUILD_HINT = "Is the build missing or stale? Run `.venv/bin/python build.py` at the repository root."
+BUILD_HINT = "Is the build missing or stale? Run `.venv/bin/python build.py` at the repo root."
 
 
 def create_app(settings: Settings | None = None, *, warm_cache: bool = True) -> Starlette:
