@@ -1,0 +1,68 @@
+"""tracker: visitor identity and anonymous tracking, in portable Python.
+
+`get_tracker()` returns the page's tracker (on the browser's storage when run
+in a browser, in memory on plain Python); the same API is available as module
+functions, e.g. `tracker.set_anonymous_user_token()`, `tracker.identify("u1")`.
+"""
+
+from .client import Group, Tracker, User
+from .host import Host, default_host
+
+__all__ = [
+    "API",
+    "Group",
+    "Host",
+    "Tracker",
+    "User",
+    "default_host",
+    "get_tracker",
+]
+
+API = (
+    "init",
+    "set_anonymous_user_token",
+    "set_user_token",
+    "get_user_token",
+    "set_authenticated_user_token",
+    "get_authenticated_user_token",
+    "on_user_token_change",
+    "get_anonymous_id",
+    "set_anonymous_id",
+    "identify",
+    "user",
+    "group",
+    "reset",
+    "enable_anonymous_tracking",
+    "disable_anonymous_tracking",
+    "clear_user_data",
+    "get_mode",
+    "get_session_id",
+    "get_session_index",
+    "track",
+    "page",
+    "get_buffered_events",
+)
+"""The page tracker's methods, also reachable as functions of this module."""
+
+_page_tracker = None
+
+
+def get_tracker() -> Tracker:
+    """The page's single tracker, created on first use with the host it runs in."""
+    global _page_tracker
+    if _page_tracker is None:
+        try:
+            from .browser import make_host
+
+            host = make_host()
+        except ImportError:
+            host = default_host()
+        _page_tracker = Tracker(host)
+    return _page_tracker
+
+
+def __getattr__(name: str):  # noqa: ANN202 - module-level attribute hook
+    """`tracker.identify(...)` and friends call the page tracker's method of that name."""
+    if name in API:
+        return getattr(get_tracker(), name)
+    raise AttributeError("module 'tracker' has no attribute %r" % name)

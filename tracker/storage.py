@@ -1,0 +1,479 @@
+"""Where tracker state lives: one small interface, four implementations.
+
+A store has `get(key) -> str | None`, `set(key, text, max_age_s) -> bool` and
+`remove(key)`. `CookieStorage` and `LocalStorage` wrap whatever the host gives
+(calls to it may throw: blocked, full or missing storage); they warn once and
+carry on. `StateStore` combines them per the storage strategy with an
+in-memory layer underneath, so the tracker always has a working value.
+"""
+
+import json
+
+TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as True
+
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional
+
+
+__all__ = [
+    "COOKIE",
+    "LOCAL_STORAGE",
+    "MAX_VALUE_CHARS",
+    "STRATEGIES",
+    "CookieStorage",
+    "LocalStorage",
+    "MemoryStorage",
+    "Slot",
+    "StateStore",
+    "cookie_assignment",
+    "decode_value",
+    "encode_value",
+    "http_date",
+    "parse_cookies",
+    "percent_decode",
+    "percent_encode",
+]
+
+COOKIE = "cookie"
+LOCAL_STORAGE = "localStorage"
+STRATEGIES = {
+    "cookieAndLocalStorage": (COOKIE, LOCAL_STORAGE),
+    "cookie": (COOKIE,),
+    "localStorage": (LOCAL_STORAGE,),
+    "none": (),
+}
+MAX_VALUE_CHARS = 16384
+"""Anything larger in a cookie or localStorage key of ours is garbage, not state."""
+
+# Cookie-octets (RFC 6265) minus '%', which we use for escapes.
+_COOKIE_SAFE = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$&'()*+-./:<=>?@[]^_`{|}~"
+)
+_HEXDIGITS = "0123456789ABCDEF"
+_DAYS = ("Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def percent_encode(text: str) -> str:
+    """Escape what a cookie value may not hold, byte-wise as UTF-8 (like encodeURIComponent)."""
+    out = []
+    for ch in text:
+        if ch in _COOKIE_SAFE:
+            out.append(ch)
+        else:
+            for byte in ch.encode("utf-8"):
+                out.append("%" + _HEXDIGITS[byte >> 4] + _HEXDIGITS[byte & 15])
+    return "".join(out)
+
+
+def percent_decode(text: str) -> str:
+    """Undo `%XX` escapes; raises ValueError on bad escapes or bytes that are not UTF-8."""
+    if "%" not in text:
+        return text
+    raw = bytearray()
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "%":
+            if i + 3 > n:
+                raise ValueError("truncated escape")
+            raw.append(int(text[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            raw.extend(ch.encode("utf-8"))
+            i += 1
+    try:
+        return bytes(raw).decode("utf-8")
+    except UnicodeError as exc:
+        raise ValueError("not UTF-8") from exc
+
+
+def parse_cookies(header: str) -> "dict[str, str]":
+    """`document.cookie` text to {name: raw value}; the first cookie of a name wins."""
+    jar: "Dict[str, str]" = {}
+    for part in header.split(";"):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if sep and name and name not in jar:
+            jar[name] = value.strip()
+    return jar
+
+
+def http_date(epoch_ms: float) -> str:
+    """An RFC 1123 date for a cookie's Expires, computed without the platform's time module."""
+    secs = int(epoch_ms // 1000)
+    days, rem = divmod(secs, 86400)
+    weekday = _DAYS[days % 7]
+    # Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    year = yoe + era * 400 + (1 if month <= 2 else 0)
+    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
+        weekday,
+        day,
+        _MONTHS[month - 1],
+        year,
+        rem // 3600,
+        rem % 3600 // 60,
+        rem % 60,
+    )
+
+
+def cookie_assignment(
+    name: str,
+    value: str,
+    max_age_s: "Optional[int]",
+    now_ms: float,
+    path: str = "/",
+    domain: "Optional[str]" = None,
+    same_site: "Optional[str]" = "Lax",
+    secure: bool = False,
+) -> str:
+    """The `document.cookie = ...` text that stores `value` (already encoded) for `max_age_s`.
+
+    Both Max-Age and Expires are written, as browsers that ignore one honour the other;
+    `max_age_s` None makes a session cookie, 0 or less deletes it.
+    """
+    parts = [name + "=" + value]
+    if max_age_s is not None:
+        age = max_age_s if max_age_s > 0 else 0
+        parts.append("Max-Age=%d" % age)
+        parts.append("Expires=" + http_date(now_ms + age * 1000 if age else 0))
+    parts.append("Path=" + (path or "/"))
+    if domain:
+        parts.append("Domain=" + domain)
+    if same_site:
+        parts.append("SameSite=" + same_site)
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts)
+
+
+def encode_value(value: "Any", plain_strings: bool) -> str:
+    """Text to store for a state value: strings as they are (cookies) or JSON (localStorage)."""
+    if plain_strings and isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def decode_value(text: str) -> "Any":
+    """The state value stored as `text`: JSON when it looks like JSON, else the text itself.
+
+    Reads both plain ids and JSON-quoted ones (analytics.js writes `"<uuid>"`).
+    Raises ValueError for text that claims to be JSON but is not.
+    """
+    if text[:1] in ('"', "{", "["):
+        return json.loads(text)
+    return text
+
+
+class _Guarded:
+    """Shared failure handling: a storage call that raises warns once and is treated as absent."""
+
+    label = "storage"
+
+    def __init__(self, warn: "Callable[[str], None]") -> None:
+        self._warn = warn
+        self._warned = False
+        self.failed = False
+
+    def _failure(self, action: str, exc: BaseException) -> None:
+        self.failed = True
+        if not self._warned:
+            self._warned = True
+            self._warn(
+                "%s is not usable (%s failed: %s); keeping state in memory instead"
+                % (self.label, action, _describe(exc))
+            )
+
+
+class MemoryStorage:
+    """State kept for this page view only: the fallback under every strategy."""
+
+    def __init__(self) -> None:
+        self._items: "Dict[str, str]" = {}
+
+    def get(self, key: str) -> "Optional[str]":
+        return self._items.get(key)
+
+    def set(self, key: str, text: str, max_age_s: "Optional[int]" = None) -> bool:
+        self._items[key] = text
+        return True
+
+    def remove(self, key: str) -> None:
+        self._items.pop(key, None)
+
+
+class CookieStorage(_Guarded):
+    """Cookies through a `document.cookie`-like jar (`read() -> str`, `write(text)`)."""
+
+    label = "document.cookie"
+
+    def __init__(
+        self,
+        jar: "Any",
+        now_ms: "Callable[[], float]",
+        warn: "Callable[[str], None]",
+    ) -> None:
+        _Guarded.__init__(self, warn)
+        self._jar = jar
+        self._now_ms = now_ms
+        self._raw: "Optional[str]" = None
+        self._parsed: "Dict[str, str]" = {}
+        self.path = "/"
+        self.domain: "Optional[str]" = None
+        self.same_site: "Optional[str]" = "Lax"
+        self.secure = False
+
+    def _cookies(self) -> "dict[str, str]":
+        if self._jar is None:
+            return {}
+        try:
+            raw = self._jar.read()
+        except Exception as exc:
+            self._failure("reading", exc)
+            return {}
+        if not isinstance(raw, str):
+            return {}
+        if raw != self._raw:
+            self._raw = raw
+            self._parsed = parse_cookies(raw)
+        return self._parsed
+
+    def get(self, key: str) -> "Optional[str]":
+        value = self._cookies().get(key)
+        if value is None:
+            return None
+        return percent_decode(value)
+
+    def set(self, key: str, text: str, max_age_s: "Optional[int]" = None) -> bool:
+        return self._write(key, percent_encode(text), max_age_s)
+
+    def remove(self, key: str) -> None:
+        if key in self._cookies():
+            self._write(key, "", 0)
+
+    def usable(self) -> bool:
+        """Whether a cookie written now can be read back (search-insights' supportsCookies)."""
+        probe = "_trk_probe"
+        if not self._write(probe, "1", 60):
+            return False
+        ok = self._cookies().get(probe) == "1"
+        self._write(probe, "", 0)
+        return ok
+
+    def _write(self, key: str, encoded: str, max_age_s: "Optional[int]") -> bool:
+        if self._jar is None:
+            return False
+        text = cookie_assignment(
+            key,
+            encoded,
+            max_age_s,
+            self._now_ms(),
+            self.path,
+            self.domain,
+            self.same_site,
+            self.secure or self.same_site == "None",
+        )
+        try:
+            self._jar.write(text)
+        except Exception as exc:
+            self._failure("writing", exc)
+            return False
+        return True
+
+
+class LocalStorage(_Guarded):
+    """`window.localStorage` (get_item / set_item / remove_item); expiry is not its job."""
+
+    label = "localStorage"
+
+    def __init__(self, backend: "Any", warn: "Callable[[str], None]") -> None:
+        _Guarded.__init__(self, warn)
+        self._backend = backend
+
+    def get(self, key: str) -> "Optional[str]":
+        if self._backend is None:
+            return None
+        try:
+            value = self._backend.get_item(key)
+        except Exception as exc:
+            self._failure("reading", exc)
+            return None
+        return value if isinstance(value, str) else None
+
+    def set(self, key: str, text: str, max_age_s: "Optional[int]" = None) -> bool:
+        if self._backend is None:
+            return False
+        try:
+            self._backend.set_item(key, text)
+        except Exception as exc:
+            self._failure("writing", exc)
+            return False
+        return True
+
+    def remove(self, key: str) -> None:
+        if self._backend is None:
+            return
+        try:
+            self._backend.remove_item(key)
+        except Exception as exc:
+            self._failure("removing", exc)
+
+
+class Slot:
+    """One piece of tracker state: its storage key, where it may live, and how long.
+
+    `check(value)` says why a stored value is unusable (None when it is fine).
+    """
+
+    def __init__(
+        self,
+        key: str,
+        cookie: bool,
+        local: bool,
+        max_age_s: "Optional[int]",
+        check: "Callable[[Any], Optional[str]]",
+        kind: str,
+    ) -> None:
+        self.key = key
+        self.cookie = cookie
+        self.local = local
+        self.max_age_s = max_age_s
+        self.check = check
+        self.kind = kind
+
+
+class StateStore:
+    """Slots over cookie, localStorage and memory, combined per the storage strategy.
+
+    Reads go cookie, then localStorage, then memory. The first usable value wins
+    and is copied into the persistent places before it that lacked it (a cookie
+    that expired is restored from localStorage) or held something else. Writes
+    go to memory always and to the persistent places when `allow(slot)` says so.
+    """
+
+    def __init__(
+        self,
+        cookies: CookieStorage,
+        local: LocalStorage,
+        warn: "Callable[[str], None]",
+        strategy: str = "cookieAndLocalStorage",
+    ) -> None:
+        self.cookies = cookies
+        self.local = local
+        self.memory = MemoryStorage()
+        self.strategy = strategy
+        self._warn = warn
+        self._garbage_warned: "Any" = set()
+        self.allow: "Callable[[Slot], bool]" = _allow_all
+
+    def places(self, slot: Slot, strategy: "Optional[str]" = None) -> "list[Any]":
+        """The persistent stores `slot` lives in under `strategy` (default: the current one)."""
+        names = STRATEGIES[strategy or self.strategy]
+        found: "List[Any]" = []
+        if slot.cookie and COOKIE in names:
+            found.append(self.cookies)
+        if slot.local and LOCAL_STORAGE in names:
+            found.append(self.local)
+        return found
+
+    def get(self, slot: Slot, memory: bool = True) -> "Any":
+        """The slot's current value, or None; `memory=False` looks at persistent places only."""
+        found = None
+        stale = []
+        for store in self.places(slot):
+            value = self._read(store, slot)
+            if found is None and value is not None:
+                found = value
+            elif value is None or value != found:
+                stale.append(store)
+        if found is None:
+            text = self.memory.get(slot.key) if memory else None
+            return None if text is None else decode_value(text)
+        if stale and self.allow(slot):
+            for store in stale:
+                store.set(slot.key, encode_value(found, store is self.cookies), slot.max_age_s)
+        self.memory.set(slot.key, encode_value(found, False))
+        return found
+
+    def set(self, slot: Slot, value: "Any") -> bool:
+        """Store `value`; False (with a warning) when it is too large to be state."""
+        memory_text = encode_value(value, False)
+        if len(memory_text) > MAX_VALUE_CHARS:
+            self._warn(
+                "%s is %d characters once encoded, over the %d limit; not stored"
+                % (slot.key, len(memory_text), MAX_VALUE_CHARS)
+            )
+            return False
+        self.memory.set(slot.key, memory_text)
+        if self.allow(slot):
+            for store in self.places(slot):
+                store.set(slot.key, encode_value(value, store is self.cookies), slot.max_age_s)
+        return True
+
+    def remove(self, slot: Slot, keep_memory: bool = False) -> None:
+        """Forget the slot everywhere it may be, whatever the strategy."""
+        if not keep_memory:
+            self.memory.remove(slot.key)
+        if slot.cookie:
+            self.cookies.remove(slot.key)
+        if slot.local:
+            self.local.remove(slot.key)
+
+    def switch(self, strategy: str, slots: "list[Slot]") -> None:
+        """Change strategy, moving each slot's value to its new places."""
+        if strategy == self.strategy:
+            return
+        values = [(slot, self.get(slot)) for slot in slots]
+        old = self.strategy
+        self.strategy = strategy
+        for slot, value in values:
+            if value is None or not self.allow(slot):
+                continue
+            new_places = self.places(slot)
+            for store in self.places(slot, old):
+                if store not in new_places:
+                    store.remove(slot.key)
+            self.set(slot, value)
+
+    def _read(self, store: "Any", slot: Slot) -> "Any":
+        try:
+            text = store.get(slot.key)
+            if text is None:
+                return None
+            if len(text) > MAX_VALUE_CHARS:
+                raise ValueError("%d characters" % len(text))
+            value = decode_value(text)
+        except Exception as exc:
+            self._garbage(store, slot, _describe(exc))
+            return None
+        problem = slot.check(value)
+        if problem:
+            self._garbage(store, slot, problem)
+            return None
+        return value
+
+    def _garbage(self, store: "Any", slot: Slot, problem: str) -> None:
+        where = (store.label, slot.key)
+        if where in self._garbage_warned:
+            return
+        self._garbage_warned.add(where)
+        self._warn("ignoring unusable %s value of %s (%s)" % (store.label, slot.key, problem))
+
+
+def _allow_all(slot: Slot) -> bool:
+    return True
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    name = type(exc).__name__
+    return name + (": " + text[:200] if text else "")
