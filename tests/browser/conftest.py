@@ -69,7 +69,7 @@ def _healthy(url: str) -> bool:
 @pytest.fixture(scope="session")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real collector on a free port with a fresh database; yields its base URL."""
-    if not (ROOT / "dist" / "tracker.js").exists():
+    if not os.environ.get("TRACKER_TEST_DIST") and not (ROOT / "dist" / "tracker.js").exists():
         subprocess.run([sys.executable, "build.py"], cwd=ROOT, check=True)
     tmp = tmp_path_factory.mktemp("collector")
     port = _free_port()
@@ -81,6 +81,9 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 sys.executable, "-m", "collector",
                 "--host", "127.0.0.1", "--port", str(port),
                 "--db", str(tmp / "events.db"),
+                # TRACKER_TEST_DIST: serve another build (e.g. one under investigation).
+                *(["--dist", os.environ["TRACKER_TEST_DIST"]]
+                  if os.environ.get("TRACKER_TEST_DIST") else []),
             ],
             cwd=ROOT,
             stdout=log,

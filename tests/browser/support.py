@@ -32,8 +32,11 @@ class PageLog:
     def __init__(self, page: Page) -> None:
         self.errors: list[Error] = []
         self.messages: list[tuple[str, str]] = []
-        page.on("pageerror", self.errors.append)
+        page.on("pageerror", self._error)
         page.on("console", self._console)
+
+    def _error(self, error: Error) -> None:
+        self.errors.append(error)
 
     def _console(self, msg: ConsoleMessage) -> None:
         self.messages.append((msg.type, msg.text))
