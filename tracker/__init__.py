@@ -61,8 +61,14 @@ def get_tracker() -> Tracker:
     return _page_tracker
 
 
-def __getattr__(name: str):  # noqa: ANN202 - module-level attribute hook
-    """`tracker.identify(...)` and friends call the page tracker's method of that name."""
-    if name in API:
-        return getattr(get_tracker(), name)
-    raise AttributeError("module 'tracker' has no attribute %r" % name)
+def _page_method(name: str):
+    """A module function that calls the page tracker's method `name`."""
+
+    def call(*args, **kwargs):
+        return getattr(get_tracker(), name)(*args, **kwargs)
+
+    return call
+
+
+for _name in API:
+    globals()[_name] = _page_method(_name)

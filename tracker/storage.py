@@ -86,7 +86,7 @@ def percent_decode(text: str) -> str:
     try:
         return bytes(raw).decode("utf-8")
     except UnicodeError as exc:
-        raise ValueError("not UTF-8") from exc
+        raise ValueError("not UTF-8: %s" % exc)
 
 
 def parse_cookies(header: str) -> "dict[str, str]":

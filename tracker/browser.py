@@ -1,0 +1,159 @@
+"""The browser adapter: a `Host` built from `js`, and the bridge entry points the loader calls.
+
+This is the only module that imports `js`; it runs on MicroPython and Pyodide alike.
+Every JS operation that can throw (cookies, localStorage) goes through small JS
+helpers that catch and return tagged strings: a JS exception thrown through
+MicroPython's stack cannot be caught in Python and would break the interpreter.
+See docs/architecture.md for the bridge contract.
+"""
+
+import json
+
+import js
+
+from . import dispatch, get_tracker
+from .host import Host
+
+try:
+    from typing import TYPE_CHECKING
+except ImportError:  # MicroPython has no typing module
+    TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
+
+__all__ = ["call", "make_host", "methods", "start"]
+
+# The helpers the loader registers as `_tracker_host`, for pages without the loader
+# (PyScript). Same contract: results are '+value', '-' (null) or '!error message'.
+_HELPERS_JS = """
+function guard(f) {
+  try { var v = f(); return v == null ? '-' : '+' + v; } catch (e) { return '!' + (e && e.message || e); }
+}
+return {
+  warn: function (m) { try { console.warn('[tracker] ' + m); } catch (e) {} },
+  now: function () { return String(Date.now()); },
+  cookieRead: function () { return guard(function () { return document.cookie; }); },
+  cookieWrite: function (v) { return guard(function () { document.cookie = v; return ''; }); },
+  storageGet: function (k) { return guard(function () { return window.localStorage.getItem(k); }); },
+  storageSet: function (k, v) { return guard(function () { window.localStorage.setItem(k, v); return ''; }); },
+  storageRemove: function (k) { return guard(function () { window.localStorage.removeItem(k); return ''; }); },
+  callback: function () {}
+};
+"""
+
+_helpers = None
+
+
+def _js() -> "Any":
+    """The JS helper object: the loader's `_tracker_host`, else one built from `_HELPERS_JS`."""
+    global _helpers
+    if _helpers is None:
+        try:
+            import _tracker_host
+
+            _helpers = _tracker_host
+        except ImportError:
+            _helpers = js.Function.new(_HELPERS_JS)()
+    return _helpers
+
+
+def _unwrap(result: "Any") -> "Optional[str]":
+    """A helper's tagged result as a str or None; a JS exception becomes OSError."""
+    text = str(result)
+    if text[:1] == "+":
+        return text[1:]
+    if text[:1] == "-":
+        return None
+    raise OSError(text[1:])
+
+
+class CookieJar:
+    """`document.cookie`: `read()` gives the whole cookie string, `write()` sets one cookie."""
+
+    def read(self) -> str:
+        return _unwrap(_js().cookieRead()) or ""
+
+    def write(self, assignment: str) -> None:
+        _unwrap(_js().cookieWrite(assignment))
+
+
+class BrowserLocalStorage:
+    """`window.localStorage`; every call raises OSError when storage is blocked or full."""
+
+    def get_item(self, key: str) -> "Optional[str]":
+        return _unwrap(_js().storageGet(key))
+
+    def set_item(self, key: str, value: str) -> None:
+        _unwrap(_js().storageSet(key, value))
+
+    def remove_item(self, key: str) -> None:
+        _unwrap(_js().storageRemove(key))
+
+
+def _now_ms() -> float:
+    """`Date.now()`, passed as a string: MicroPython truncates JS integers to 32 bits."""
+    return float(str(_js().now()))
+
+
+def _random_bytes(n: int) -> bytes:
+    """n bytes from `crypto.getRandomValues`."""
+    array = js.Uint8Array.new(n)
+    js.crypto.getRandomValues(array)
+    if hasattr(array, "to_bytes"):  # Pyodide's JsProxy of a typed array
+        return array.to_bytes()
+    return bytes(array)
+
+
+def _warn(message: str) -> None:
+    """One `console.warn("[tracker] " + message)`."""
+    _js().warn(message)
+
+
+def make_host() -> Host:
+    """A `Host` on the browser's clock, randomness, console, cookies and localStorage."""
+    return Host(
+        now_ms=_now_ms,
+        random_bytes=_random_bytes,
+        warn=_warn,
+        cookies=CookieJar(),
+        local_storage=BrowserLocalStorage(),
+        secure=str(js.location.protocol) == "https:",
+    )
+
+
+def _make_callback(fn_id: int) -> "Callable[..., None]":
+    """A Python callable that calls the page's JS function number `fn_id` with JSON arguments."""
+
+    def callback(*args: "Any") -> None:
+        _js().callback(fn_id, json.dumps(list(args)))
+
+    return callback
+
+
+def start(options_json: str) -> str:
+    """Create the page's tracker and run `init(options)` unless `options_json` is "null"."""
+    tracker = get_tracker()
+    try:
+        options = json.loads(options_json)
+    except ValueError:
+        _warn("init: options are not JSON")
+        options = None
+    if options is not None:
+        dispatch.call(tracker, "init", [options], _make_callback)
+    return "true"
+
+
+def call(name: str, args_json: str) -> str:
+    """Run the JS method `name` with the JSON array `args_json`; the result as JSON. Never raises."""
+    try:
+        args = json.loads(args_json)
+        return json.dumps(dispatch.call(get_tracker(), name, args, _make_callback))
+    except Exception as exc:
+        _warn("%s failed: %r" % (name, exc))
+        return "null"
+
+
+def methods() -> str:
+    """Every JS method name, as a JSON list."""
+    return json.dumps(list(dispatch.METHODS))
