@@ -1,0 +1,307 @@
+/* Shared helpers for the demo pages: pick the runtime, load the tracker, show state live.
+ *
+ * A page puts the spec's stub snippet in its <head> after this file, then calls
+ * Demo.loadTracker(); its own script registers a renderer with Demo.start(fn).
+ * Every value field gets its text and a data-value attribute holding the exact
+ * JSON of the value ("undefined" when there is none), for people and tests alike.
+ */
+(function () {
+  'use strict';
+
+  var RUNTIMES = ['micropython', 'pyodide'];
+  var params = new URLSearchParams(location.search);
+  var runtime = RUNTIMES.indexOf(params.get('runtime')) >= 0 ? params.get('runtime') : 'micropython';
+  var status = 'loading';
+  var renderers = [];
+  var warnings = [];
+
+  /* Keep a copy of console.warn lines: the tracker reports refused calls this way. */
+  var originalWarn = console.warn;
+  console.warn = function () {
+    var text = Array.prototype.map.call(arguments, function (a) {
+      return typeof a === 'string' ? a : safeJson(a);
+    }).join(' ');
+    warnings.push(clock() + '  ' + text);
+    if (warnings.length > 20) warnings.shift();
+    return originalWarn.apply(console, arguments);
+  };
+
+  function safeJson(value) {
+    try { return JSON.stringify(value); } catch (e) { return String(value); }
+  }
+
+  function clock() {
+    return new Date().toISOString().slice(11, 23);
+  }
+
+  /* Insert <script src="/dist/tracker.js" async data-runtime="..."> and follow its readiness. */
+  function loadTracker() {
+    var script = document.createElement('script');
+    script.src = '/dist/tracker.js';
+    script.async = true;
+    script.setAttribute('data-runtime', runtime);
+    script.onload = function () {
+      var ready = window.tracker && window.tracker.ready;
+      if (ready && typeof ready.then === 'function') {
+        status = 'starting ' + runtime + '…';
+        ready.then(function () { status = 'ready'; render(); },
+                   function (err) { status = 'failed: ' + err; render(); });
+      } else {
+        status = 'failed: tracker.js loaded but set no tracker.ready';
+      }
+      render();
+    };
+    script.onerror = function () {
+      status = 'failed: /dist/tracker.js did not load (run .venv/bin/python build.py)';
+      render();
+    };
+    document.head.appendChild(script);
+  }
+
+  /* Run a command through the queueing form tracker('name', ...args), then re-render. */
+  function call(name) {
+    var args = Array.prototype.slice.call(arguments);
+    var result;
+    try {
+      result = window.tracker.apply(window, args);
+    } catch (err) {
+      console.warn('demo: tracker(' + safeJson(name) + ') threw: ' + err);
+    }
+    render();
+    return result;
+  }
+
+  /* Read a value through the tracker's direct API once ready: {value} or {error} or {pending}. */
+  function read(fn) {
+    if (status !== 'ready') return { pending: true };
+    try {
+      return { value: fn(window.tracker) };
+    } catch (err) {
+      return { error: err && err.message ? err.message : String(err) };
+    }
+  }
+
+  function format(value) {
+    if (value === undefined) return 'undefined';
+    if (typeof value === 'string') return value;
+    return safeJson(value);
+  }
+
+  /* Put a read() result (or a plain value) into the element with that id. */
+  function show(id, result) {
+    var el = document.getElementById(id);
+    if (!el) return;
+    if (!result || typeof result !== 'object' || !('value' in result || result.pending || result.error)) {
+      result = { value: result };
+    }
+    if (result.pending) {
+      el.textContent = '…';
+      el.setAttribute('data-state', 'pending');
+      el.removeAttribute('data-value');
+    } else if (result.error) {
+      el.textContent = '⚠ ' + result.error;
+      el.setAttribute('data-state', 'error');
+      el.removeAttribute('data-value');
+    } else {
+      el.textContent = format(result.value);
+      el.setAttribute('data-state', result.value === null || result.value === undefined ? 'empty' : 'set');
+      el.setAttribute('data-value', result.value === undefined ? 'undefined' : safeJson(result.value));
+    }
+  }
+
+  function cookies() {
+    var jar = {};
+    document.cookie.split(';').forEach(function (pair) {
+      var i = pair.indexOf('=');
+      var name = (i < 0 ? pair : pair.slice(0, i)).trim();
+      if (name) jar[name] = i < 0 ? '' : pair.slice(i + 1).trim();
+    });
+    return jar;
+  }
+
+  function storage() {
+    var items = {};
+    try {
+      for (var i = 0; i < localStorage.length; i++) {
+        var key = localStorage.key(i);
+        items[key] = localStorage.getItem(key);
+      }
+    } catch (e) { /* storage blocked: show it empty */ }
+    return items;
+  }
+
+  /* Expire every cookie this page can see, for the path and the host variants it may use. */
+  function deleteCookies() {
+    var host = location.hostname;
+    var paths = ['/', location.pathname];
+    Object.keys(cookies()).forEach(function (name) {
+      paths.forEach(function (path) {
+        ['', '; domain=' + host, '; domain=.' + host].forEach(function (domain) {
+          document.cookie = name + '=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=' + path + domain;
+        });
+      });
+    });
+    render();
+  }
+
+  function setCookie(name, value, seconds) {
+    document.cookie = name + '=' + value + '; path=/; max-age=' + seconds + '; SameSite=Lax';
+  }
+
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join('');
+    return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
+  }
+
+  /* A key/value table (tbody) from a plain object; the tbody's data-value is the object's JSON. */
+  function table(id, items) {
+    var body = document.getElementById(id);
+    if (!body) return;
+    var json = safeJson(items);
+    if (body.getAttribute('data-value') === json) return;
+    body.setAttribute('data-value', json);
+    body.textContent = '';
+    var keys = Object.keys(items).sort();
+    if (!keys.length) {
+      var empty = body.insertRow();
+      var cell = empty.insertCell();
+      cell.colSpan = 2;
+      cell.className = 'muted';
+      cell.textContent = '(empty)';
+    }
+    keys.forEach(function (key) {
+      var row = body.insertRow();
+      row.insertCell().textContent = key;
+      row.insertCell().textContent = items[key];
+    });
+  }
+
+  /* A list (ol/ul) from an array of strings, newest last. */
+  function list(id, lines) {
+    var el = document.getElementById(id);
+    if (!el || el.getAttribute('data-count') === String(lines.length) && el.lastChild &&
+        el.lastChild.textContent === lines[lines.length - 1]) return;
+    el.setAttribute('data-count', String(lines.length));
+    el.textContent = '';
+    lines.forEach(function (line) {
+      var li = document.createElement('li');
+      li.textContent = line;
+      el.appendChild(li);
+    });
+  }
+
+  function render() {
+    if (document.readyState === 'loading') return;
+    show('runtime', runtime);
+    show('status', status);
+    var badge = document.getElementById('status');
+    if (badge) badge.className = 'status ' + status.split(/[ :]/)[0];
+    show('cookies', document.cookie);
+    table('cookie-table', cookies());
+    table('local-storage', storage());
+    list('warnings', warnings);
+    renderers.forEach(function (fn) {
+      try { fn(); } catch (err) { originalWarn.call(console, 'demo: render failed', err); }
+    });
+  }
+
+  /* Keep the runtime choice on every nav link, and mark the current page and runtime. */
+  function wireNav() {
+    var links = document.querySelectorAll('nav a[data-page]');
+    Array.prototype.forEach.call(links, function (a) {
+      var url = new URL(a.getAttribute('href'), location.href);
+      if (runtime !== 'micropython') url.searchParams.set('runtime', runtime);
+      a.href = url.pathname + url.search;
+      var here = location.pathname === url.pathname ||
+        (location.pathname === '/' && url.pathname === '/index.html');
+      if (here) a.setAttribute('aria-current', 'page');
+    });
+    RUNTIMES.forEach(function (name) {
+      var a = document.getElementById('runtime-' + name);
+      if (!a) return;
+      var url = new URL(location.href);
+      url.searchParams.set('runtime', name);
+      a.href = url.pathname + url.search;
+      if (name === runtime) a.setAttribute('aria-current', 'true');
+    });
+  }
+
+  /* Register the page's renderer; render now, after every button, and every second. */
+  function start(renderer) {
+    if (renderer) renderers.push(renderer);
+    var go = function () {
+      wireNav();
+      document.addEventListener('click', function (event) {
+        if (event.target.closest && event.target.closest('button')) setTimeout(render, 0);
+      });
+      render();
+      setInterval(render, 1000);
+    };
+    if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', go);
+    else go();
+  }
+
+  /* Wire a button id to a handler; handler errors are logged, never thrown into the page. */
+  function on(id, handler) {
+    var el = document.getElementById(id);
+    if (!el) return;
+    el.addEventListener('click', function () {
+      try { handler(); } catch (err) { console.warn('demo: ' + id + ': ' + err); }
+      render();
+    });
+  }
+
+  function value(id) {
+    var el = document.getElementById(id);
+    return el ? el.value : '';
+  }
+
+  /* Parse a JSON text field; warn and return undefined when it is not JSON. */
+  function jsonValue(id) {
+    var text = value(id).trim();
+    if (!text) return {};
+    try { return JSON.parse(text); } catch (err) {
+      console.warn('demo: #' + id + ' is not JSON: ' + err.message);
+      return undefined;
+    }
+  }
+
+  /* sessionStorage, for the demo's own notes across a reload (never the tracker's storage). */
+  function note(key, val) {
+    try {
+      if (arguments.length > 1) {
+        if (val === null) sessionStorage.removeItem('demo_' + key);
+        else sessionStorage.setItem('demo_' + key, JSON.stringify(val));
+      }
+      var raw = sessionStorage.getItem('demo_' + key);
+      return raw === null ? null : JSON.parse(raw);
+    } catch (e) { return null; }
+  }
+
+  window.Demo = {
+    runtime: runtime,
+    status: function () { return status; },
+    loadTracker: loadTracker,
+    call: call,
+    read: read,
+    show: show,
+    list: list,
+    table: table,
+    render: render,
+    start: start,
+    on: on,
+    value: value,
+    jsonValue: jsonValue,
+    cookies: cookies,
+    storage: storage,
+    deleteCookies: deleteCookies,
+    setCookie: setCookie,
+    uuid: uuid,
+    clock: clock,
+    note: note
+  };
+})();
