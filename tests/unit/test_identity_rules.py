@@ -2,8 +2,14 @@
 
 from fakes import Env
 
-from tracker.identity import anonymous_user_token, check_id, check_token, is_anonymous_token
-from tracker.identity import is_uuid4, uuid4
+from tracker.identity import (
+    anonymous_user_token,
+    check_id,
+    check_token,
+    is_anonymous_token,
+    is_uuid4,
+    uuid4,
+)
 
 
 def test_uuid4_is_canonical_version_4():
