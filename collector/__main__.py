@@ -16,7 +16,10 @@ __all__ = ["main", "parse_args"]
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line: where to listen, the database, and the two served directories."""
-    parser = argparse.ArgumentParser(prog="python -m collector", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m collector",
+        description="Serve the demo site, the build and the collector endpoints.",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
     parser.add_argument("--db", type=Path, default=Path("tracker.db"), help="SQLite file")
