@@ -142,12 +142,12 @@ class StaticDir(StaticFiles):
             return self.not_found(f"{self.root} does not exist.")
         try:
             full_path, st = await anyio.to_thread.run_sync(self.lookup_path, path)
-        except PermissionError:
+        except ValueError:  # a NUL byte or the like: no such file
             return self.not_found()
-        except (ValueError, OSError) as exc:
-            if isinstance(exc, OSError) and exc.errno != errno.ENAMETOOLONG:
-                raise
-            return self.not_found()
+        except OSError as exc:
+            if isinstance(exc, PermissionError) or exc.errno == errno.ENAMETOOLONG:
+                return self.not_found()
+            raise
         if st is not None and stat.S_ISDIR(st.st_mode):
             if not scope["path"].endswith("/"):
                 url = URL(scope=scope)
