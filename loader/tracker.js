@@ -173,6 +173,9 @@
     }
 
     function settle() {
+      for (var i = 0; i < pending.length; i++) {
+        if (typeof pending[i][0] === 'function') whenReady(pending[i][0]);
+      }
       pending = [];
       tracker.q = pending;
       try { performance.mark('tracker:ready'); } catch (e) { /* marks are optional */ }
@@ -186,6 +189,12 @@
       link.crossOrigin = 'anonymous';
       link.href = url;
       link.onerror = function () { fail(new Error('cannot fetch ' + url)); };
+      link.onload = function () {
+        /* a preload "loads" on an HTTP error too; Pyodide then waits forever, so check */
+        var entries = performance.getEntriesByName ? performance.getEntriesByName(url) : [];
+        var status = entries.length ? entries[entries.length - 1].responseStatus : 0;
+        if (status >= 400) fail(new Error('cannot fetch ' + url + ' (' + status + ')'));
+      };
       (document.head || document.documentElement).appendChild(link);
     }
 
@@ -197,6 +206,7 @@
       finish();
     }).catch(function (e) {
       if (state === 'loading') return fail(e);
+      if (state !== 'ready') return;
       warn('replaying queued calls failed: ' + describe(e));
       settle();
     });
@@ -205,6 +215,7 @@
       var dir = base + 'micropython/';
       preload(dir + 'micropython.wasm', 'fetch');
       var files = fetchBundle(base + 'tracker-mpy.zip');
+      files.catch(fail);
       return import(dir + 'micropython.mjs').then(function (m) {
         return m.loadMicroPython({ url: dir + 'micropython.wasm', stdout: print, stderr: print });
       }).then(function (mp) {
@@ -222,6 +233,7 @@
       preload(dir + 'python_stdlib.zip', 'fetch');
       preload(dir + 'pyodide.asm.mjs', 'script');
       var files = fetchBundle(base + 'tracker-py.zip');
+      files.catch(fail);
       return import(dir + 'pyodide.mjs').then(function (m) {
         return m.loadPyodide({
           indexURL: dir,
