@@ -28,9 +28,10 @@ MICROPYTHON_FILES = ["micropython.mjs", "micropython.wasm"]
 PYODIDE_DIR = NODE / "pyodide"
 PYODIDE_FILES = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip"]
 PYSCRIPT_DIR = NODE / "@pyscript" / "core" / "dist"
-# Chunks @pyscript/core imports on a page without editor, terminal or game: the core,
-# its error and deprecation helpers, JSON/TOML config and zip archives in `files`.
-PYSCRIPT_PREFIXES = ["core", "deprecations-manager-", "donkey-", "error-", "toml-", "zip-"]
+# Chunks @pyscript/core imports on a page whose config turns off the editor, game,
+# terminal and donkey plugins (`"plugins": ["!py-editor", "!py-game", "!py-terminal",
+# "!donkey"]`): the core, its error and deprecation helpers, TOML config, zip `files`.
+PYSCRIPT_PREFIXES = ["core", "deprecations-manager-", "error-", "toml-", "zip-"]
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 METHODS_MARK = "/*METHODS*/[]"
