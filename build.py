@@ -7,6 +7,7 @@ from this machine inside the compiled .mpy files).
 
 from __future__ import annotations
 
+import ast
 import gzip
 import json
 import shutil
@@ -36,6 +37,7 @@ PYSCRIPT_PREFIXES = ["core", "deprecations-manager-", "error-", "toml-", "zip-"]
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 METHODS_MARK = "/*METHODS*/[]"
 LOCK_MARK = "/*PYODIDE_LOCK*/null"
+HELPERS_MARK = "/*HOST_HELPERS*/"
 
 
 def tracker_sources() -> list[Path]:
@@ -88,14 +90,27 @@ def pyodide_lock() -> dict[str, object]:
     return {"info": lock["info"], "packages": {}}
 
 
+def host_helpers() -> str:
+    """The JS helpers `tracker/browser.py` relies on (its `_HELPERS_JS`), read without importing."""
+    tree = ast.parse((PACKAGE / "browser.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "_HELPERS_JS" for target in node.targets
+        ):
+            return str(ast.literal_eval(node.value))
+    raise SystemExit("build: tracker/browser.py has no _HELPERS_JS")
+
+
 def build_loader(methods: list[str], lock: dict[str, object]) -> str:
-    """`loader/tracker.js` with the method names and the Pyodide lock info filled in."""
+    """`loader/tracker.js` with the method names, Pyodide lock info and host helpers filled in."""
     source = LOADER.read_text(encoding="utf-8")
-    for mark in (METHODS_MARK, LOCK_MARK):
+    for mark in (METHODS_MARK, LOCK_MARK, HELPERS_MARK):
         if source.count(mark) != 1:
             raise SystemExit(f"build: {LOADER} must contain {mark} exactly once")
     source = source.replace(METHODS_MARK, json.dumps(methods, separators=(",", ":")))
-    return source.replace(LOCK_MARK, json.dumps(lock, separators=(",", ":"), sort_keys=True))
+    source = source.replace(LOCK_MARK, json.dumps(lock, separators=(",", ":"), sort_keys=True))
+    helpers = host_helpers().strip("\n").replace("\n", "\n      ")
+    return source.replace(HELPERS_MARK, "\n      " + helpers + "\n    ")
 
 
 def copy_files(source_dir: Path, names: list[str], target_dir: Path) -> None:

@@ -15,17 +15,6 @@
     try { console.warn('[tracker] ' + message); } catch (e) { /* no console: nothing to do */ }
   }
 
-  /* Run f and tag its outcome as a string, so Python never sees a JS exception
-     ('+value', '-' for null/undefined, '!message' when f threw). */
-  function guard(f) {
-    try {
-      var value = f();
-      return value == null ? '-' : '+' + value;
-    } catch (e) {
-      return '!' + describe(e);
-    }
-  }
-
   function currentScript() {
     if (document.currentScript) return document.currentScript;
     var scripts = document.getElementsByTagName('script');
@@ -45,6 +34,7 @@
 
     var pending = stub && stub.q ? slice.call(stub.q) : [];
     var fns = [];        /* JS functions passed to Python, by id */
+    var promises = {};   /* results promised by Python, by id: {resolve} or {done, value} */
     var py = null;       /* the Python module tracker.browser, once loaded */
     var state = 'loading';
     var resolveReady;
@@ -59,7 +49,16 @@
 
     function decode(key, value) {
       if (value && typeof value.$accessor === 'string') return accessor(value);
+      if (value && typeof value.$promise === 'number') return promised(value.$promise);
       return value;
+    }
+
+    /* The Promise of a `{"$promise": id}` result; Python settles it with host.resolve(id, json). */
+    function promised(id) {
+      var entry = promises[id];
+      delete promises[id];
+      if (entry && entry.done) return Promise.resolve(entry.value);
+      return new Promise(function (resolve) { promises[id] = { resolve: resolve }; });
     }
 
     function accessor(spec) {
@@ -85,7 +84,8 @@
         return undefined;
       }
       try {
-        return JSON.parse(py.call(method, json), decode);
+        var result = JSON.parse(py.call(method, json), decode);
+        return result === null ? undefined : result;
       } catch (e) {
         warn(method + ' failed: ' + describe(e));
         return undefined;
@@ -123,26 +123,29 @@
     tracker.q = pending;
     window[name] = tracker;
 
-    /* What Python calls back into (registered as the JS module `_tracker_host`). */
-    var host = {
-      callback: function (id, argsJson) {
-        var fn = fns[id];
-        if (typeof fn !== 'function') return;
-        try {
-          fn.apply(null, JSON.parse(argsJson, decode));
-        } catch (e) {
-          warn('callback failed: ' + describe(e));
-        }
-      },
-      warn: warn,
-      now: function () { return String(Date.now()); },
-      cookieRead: function () { return guard(function () { return document.cookie; }); },
-      cookieWrite: function (value) { return guard(function () { document.cookie = value; return ''; }); },
-      storageGet: function (key) { return guard(function () { return window.localStorage.getItem(key); }); },
-      storageSet: function (key, value) {
-        return guard(function () { window.localStorage.setItem(key, value); return ''; });
-      },
-      storageRemove: function (key) { return guard(function () { window.localStorage.removeItem(key); return ''; }); }
+    /* What Python calls (registered as the JS module `_tracker_host`): the helpers of
+       tracker/browser.py (_HELPERS_JS, put here by build.py), plus callbacks and promises. */
+    var host = (function () {/*HOST_HELPERS*/})();
+    host.callback = function (id, argsJson) {
+      var fn = fns[id];
+      if (typeof fn !== 'function') return;
+      try {
+        fn.apply(null, JSON.parse(argsJson, decode));
+      } catch (e) {
+        warn('callback failed: ' + describe(e));
+      }
+    };
+    host.resolve = function (id, valueJson) {
+      var value;
+      try { value = JSON.parse(valueJson, decode); } catch (e) { value = null; }
+      if (value === null) value = undefined;
+      var entry = promises[id];
+      if (entry && entry.resolve) {
+        delete promises[id];
+        entry.resolve(value);
+      } else {
+        promises[id] = { done: true, value: value };
+      }
     };
 
     function finish() {

@@ -19,10 +19,12 @@ TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
-__all__ = ["call", "make_host", "methods", "start"]
+__all__ = ["call", "make_host", "methods", "send", "start"]
 
-# The helpers the loader registers as `_tracker_host`, for pages without the loader
-# (PyScript). Same contract: results are '+value', '-' (null) or '!error message'.
+# The JS side of the host: build.py puts this function body into dist/tracker.js, which
+# registers the object (plus `callback` and `resolve`) as the JS module `_tracker_host`;
+# on pages without the loader (PyScript) `_js()` builds it with `Function`. Results that
+# can fail are tagged strings: '+value', '-' (null) or '!error message'.
 _HELPERS_JS = """
 function guard(f) {
   try {
@@ -32,16 +34,40 @@ function guard(f) {
     return '!' + ((e && e.message) || e);
   }
 }
-var ls = function () { return window.localStorage; };
+function ls() { return window.localStorage; }
+function warn(m) { try { console.warn('[tracker] ' + m); } catch (e) {} }
+function send(method, url, body, headersJson, done) {
+  function finish(status) {
+    try { if (done) done(status); } catch (e) { warn('send callback failed: ' + e); }
+  }
+  try {
+    if (method === 'beacon') {
+      var queued = navigator.sendBeacon(url, body);
+      setTimeout(function () { finish(queued ? 204 : 0); }, 0);
+      return;
+    }
+    var post = method !== 'get';
+    fetch(url, {
+      method: post ? 'POST' : 'GET',
+      headers: JSON.parse(headersJson || '{}'),
+      body: post ? body : undefined,
+      keepalive: !post || body.length < 60000
+    }).then(function (r) { finish(r.status); }, function () { finish(0); });
+  } catch (e) {
+    setTimeout(function () { finish(0); }, 0);
+  }
+}
 return {
-  warn: function (m) { try { console.warn('[tracker] ' + m); } catch (e) {} },
+  warn: warn,
+  send: send,
   now: function () { return String(Date.now()); },
   cookieRead: function () { return guard(function () { return document.cookie; }); },
   cookieWrite: function (v) { return guard(function () { document.cookie = v; return ''; }); },
   storageGet: function (k) { return guard(function () { return ls().getItem(k); }); },
   storageSet: function (k, v) { return guard(function () { ls().setItem(k, v); return ''; }); },
   storageRemove: function (k) { return guard(function () { ls().removeItem(k); return ''; }); },
-  callback: function () {}
+  callback: function () {},
+  resolve: function () {}
 };
 """
 
@@ -113,6 +139,32 @@ def _warn(message: str) -> None:
     _js().warn(message)
 
 
+def _js_function(fn: "Callable[..., Any]") -> "Any":
+    """`fn` as something JS may call later: Pyodide frees plain proxies after the call."""
+    try:
+        from pyodide.ffi import create_once_callable
+    except ImportError:  # MicroPython keeps proxies of Python functions alive
+        return fn
+    return create_once_callable(fn)
+
+
+def send(
+    method: str,
+    url: str,
+    body: str,
+    headers: "Optional[dict[str, str]]" = None,
+    done: "Optional[Callable[[int], None]]" = None,
+) -> None:
+    """Send one request to the collector without waiting; `done(status)` runs later.
+
+    `method` is "post" (fetch POST of `body`), "get" (fetch GET of `url`, which
+    carries the query) or "beacon" (navigator.sendBeacon, status 204 once queued).
+    The status is the HTTP status, or 0 when the request could not be made.
+    """
+    callback = _js_function(done) if done is not None else None
+    _js().send(method, url, body, json.dumps(headers or {}), callback)
+
+
 def make_host() -> Host:
     """A `Host` on the browser's clock, randomness, console, cookies and localStorage."""
     return Host(
@@ -148,13 +200,39 @@ def start(options_json: str) -> str:
 
 
 def call(name: str, args_json: str) -> str:
-    """Run JS method `name` with the JSON array `args_json`; the result as JSON. Never raises."""
+    """Run JS method `name` with the JSON array `args_json`; the result as JSON. Never raises.
+
+    A result with an `on_done(callback)` method (work that finishes later, like `flush`)
+    goes to JS as `{"$promise": id}`: a Promise resolved with the value given to callback.
+    """
     try:
         args = json.loads(args_json)
-        return json.dumps(dispatch.call(get_tracker(), name, args, _make_callback))
+        result = dispatch.call(get_tracker(), name, args, _make_callback)
+        if callable(getattr(result, "on_done", None)):
+            return json.dumps({"$promise": _promise(result)})
+        return json.dumps(result)
     except Exception as exc:
         _warn("%s failed: %r" % (name, exc))
         return "null"
+
+
+_promises = [0]
+
+
+def _promise(pending: "Any") -> int:
+    """A new promise id for `pending`, resolved in JS once its `on_done` callback runs."""
+    _promises[0] += 1
+    promise_id = _promises[0]
+
+    def resolve(value: "Any" = None) -> None:
+        try:
+            text = json.dumps(value)
+        except Exception:
+            text = "null"
+        _js().resolve(promise_id, text)
+
+    pending.on_done(resolve)
+    return promise_id
 
 
 def methods() -> str:
