@@ -133,6 +133,21 @@ class TrackerPage:
         if ready:
             self.wait_ready()
 
+    def seed_local_storage(self, items: dict[str, str]) -> None:
+        """Put ``items`` into this origin's localStorage before the tracker's page loads
+        (through a blank page on the same origin)."""
+        self.page.goto(self.serve("blank", "<!doctype html><title>blank</title>"))
+        self.page.evaluate(
+            "items => { for (const [k, v] of Object.entries(items)) localStorage.setItem(k, v); }",
+            items,
+        )
+
+    def add_cookies(self, cookies: dict[str, str]) -> None:
+        """Set cookies (raw values) on this origin before the page loads."""
+        self.context.add_cookies(
+            [{"name": k, "value": v, "url": self.base_url} for k, v in cookies.items()]
+        )
+
     def goto(self, path: str, ready: bool = True) -> None:
         self.page.goto(self.base_url + path)
         if ready:
@@ -153,7 +168,7 @@ class TrackerPage:
     def js(self, expression: str, arg: Any = None) -> Any:
         """Evaluate a JS function body (``return ...``) with ``tracker`` and ``arg`` in scope."""
         return self.page.evaluate(
-            "([g, arg]) => { const tracker = window[g]; " + expression + " }",
+            "([__g, arg]) => { const tracker = window[__g]; " + expression + " }",
             [self.global_name, arg],
         )
 
