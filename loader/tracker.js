@@ -255,7 +255,7 @@
     }
   }
 
-  /* Keep plain JS functions for the three bridge entry points (no proxy lookups per call). */
+  /* Plain JS functions for the bridge entry points, looked up once rather than per call. */
   function bridge(module) {
     var start = module.start;
     var call = module.call;
