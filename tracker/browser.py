@@ -126,7 +126,9 @@ def _now_ms() -> float:
 
 
 def _random_bytes(n: int) -> bytes:
-    """n bytes from `crypto.getRandomValues`."""
+    """n bytes from `crypto.getRandomValues` (which throws above 65536 bytes a call)."""
+    if n > 65536:
+        return _random_bytes(65536) + _random_bytes(n - 65536)
     array = js.Uint8Array.new(n)
     js.crypto.getRandomValues(array)
     if hasattr(array, "to_bytes"):  # Pyodide's JsProxy of a typed array
