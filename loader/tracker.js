@@ -40,10 +40,10 @@
     var resolveReady;
     var ready = new Promise(function (resolve) { resolveReady = resolve; });
 
-    function encode(key, value) {
-      if (typeof value !== 'function') return value;
-      var id = fns.indexOf(value);
-      if (id < 0) id = fns.push(value) - 1;
+    /* A JS function argument crosses as {"$fn": id}; the function stays in `fns`. */
+    function encodeFunction(fn) {
+      var id = fns.indexOf(fn);
+      if (id < 0) id = fns.push(fn) - 1;
       return { $fn: id };
     }
 
@@ -76,16 +76,22 @@
         return undefined;
       }
       while (args.length && args[args.length - 1] === undefined) args.pop();
-      var json;
-      try {
-        json = JSON.stringify(args, encode);
-      } catch (e) {
-        warn('bad argument for ' + method + ': ' + describe(e));
-        return undefined;
+      var json = '[]';
+      if (args.length) {
+        for (var i = 0; i < args.length; i++) {
+          if (typeof args[i] === 'function') args[i] = encodeFunction(args[i]);
+        }
+        try {
+          json = JSON.stringify(args);
+        } catch (e) {
+          warn('bad argument for ' + method + ': ' + describe(e));
+          return undefined;
+        }
       }
       try {
-        var result = JSON.parse(py.call(method, json), decode);
-        return result === null ? undefined : result;
+        var out = py.call(method, json);
+        if (out === 'null') return undefined;
+        return out.indexOf('"$') < 0 ? JSON.parse(out) : JSON.parse(out, decode);
       } catch (e) {
         warn(method + ' failed: ' + describe(e));
         return undefined;
@@ -113,7 +119,15 @@
     }
 
     function direct(method) {
-      return function () { return tracker.apply(null, [method].concat(slice.call(arguments))); };
+      return function () {
+        try {
+          if (state !== 'loading') return invoke(method, slice.call(arguments));
+          pending.push([method].concat(slice.call(arguments)));
+        } catch (e) {
+          warn('call failed: ' + describe(e));
+        }
+        return undefined;
+      };
     }
 
     for (var i = 0; i < METHODS.length; i++) {
@@ -159,7 +173,7 @@
           break;
         }
       }
-      py.start(JSON.stringify(options === undefined ? null : options, encode));
+      py.start(JSON.stringify(options === undefined ? null : options));
       state = 'ready';
       for (var j = 0; j < queue.length; j++) {
         if (typeof queue[j][0] === 'function') whenReady(queue[j][0]);

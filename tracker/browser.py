@@ -208,9 +208,9 @@ def call(name: str, args_json: str) -> str:
     goes to JS as `{"$promise": id}`: a Promise resolved with the value given to callback.
     """
     try:
-        args = json.loads(args_json)
+        args = [] if args_json == "[]" else json.loads(args_json)
         result = dispatch.call(get_tracker(), name, args, _make_callback)
-        if callable(getattr(result, "on_done", None)):
+        if not isinstance(result, _PLAIN) and callable(getattr(result, "on_done", None)):
             return json.dumps({"$promise": _promise(result)})
         return json.dumps(result)
     except Exception as exc:
@@ -218,6 +218,7 @@ def call(name: str, args_json: str) -> str:
         return "null"
 
 
+_PLAIN = (str, int, float, list, dict, type(None))
 _promises = [0]
 
 
