@@ -8,7 +8,7 @@ import json
 
 from . import privacy, session
 from .config import DEFAULTS, ONE_YEAR_S, merge_options
-from .events import MAX_BUFFERED, build_event, check_buffer
+from .events import MAX_BUFFER_CHARS, MAX_BUFFERED, build_event, check_buffer, scrub
 from .host import Host, default_host
 from .identity import anonymous_user_token, check_id, check_token, is_anonymous_token, uuid4
 from .storage import (
@@ -121,7 +121,9 @@ class Tracker:
                 session.check_session,
                 privacy.SESSION,
             ),
-            "queue": Slot(names["queue"], False, True, None, check_buffer, privacy.BUFFER),
+            "queue": Slot(
+                names["queue"], False, True, None, check_buffer, privacy.BUFFER, MAX_BUFFER_CHARS
+            ),
         }
 
     def _may_store(self, slot: Slot) -> bool:
@@ -384,19 +386,21 @@ class Tracker:
             self._set_strategy(strategy)
         self._resume()
 
-    def clear_user_data(
-        self, preserve_session: "Any" = False, preserve_user: "Any" = False
-    ) -> None:
-        """Remove every stored identifier from cookies and localStorage, and the in-memory
-        user and session identifiers unless preserved."""
+    def clear_user_data(self, preserve_session: "Any" = False, preserve_user: "Any" = False):
+        """Remove every stored identifier (all keys of the storage table) from cookies and
+        localStorage, and the in-memory user and session identifiers unless preserved.
+
+        Events still waiting for the collector are kept in memory, with the identifiers
+        that are not preserved taken out, so clearing loses no event.
+        """
+        keep_user = preserve_user is True
+        keep_session = preserve_session is True
         for slot in self.slots.values():
-            if slot.kind == privacy.BUFFER:
-                continue
-            keep = (
-                preserve_session is True if slot.kind == privacy.SESSION else preserve_user is True
-            )
-            self.store.remove(slot, keep_memory=keep)
-        if preserve_user is not True:
+            keep = keep_session if slot.kind == privacy.SESSION else keep_user
+            self.store.remove(slot, keep_memory=keep or slot.kind == privacy.BUFFER)
+        for event in self._events():
+            scrub(event, not keep_user, not keep_session)
+        if not keep_user:
             self._user_token = None
             self._authenticated_user_token = None
 

@@ -9,10 +9,14 @@ TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as
 if TYPE_CHECKING:
     from typing import Any, Dict, Optional
 
-__all__ = ["MAX_BUFFERED", "build_event", "check_buffer"]
+__all__ = ["MAX_BUFFERED", "MAX_BUFFER_CHARS", "build_event", "check_buffer", "scrub"]
 
 MAX_BUFFERED = 500
 """Events kept waiting for the collector; past this the oldest are dropped with a warning."""
+MAX_BUFFER_CHARS = 2_000_000
+"""The stored buffer's size bound, well inside localStorage's usual 5 MB quota."""
+
+USER_FIELDS = ("anonymousId", "userId", "userToken", "authenticatedUserToken", "traits")
 
 
 def build_event(
@@ -50,3 +54,17 @@ def check_buffer(value: "Any") -> "Optional[str]":
         if not isinstance(event, dict) or not isinstance(event.get("messageId"), str):
             return "holds something that is not an event"
     return None
+
+
+def scrub(event: "Dict[str, Any]", user: bool, session: bool) -> None:
+    """Remove the user identifiers (and/or the session) from an event waiting to be sent."""
+    if user:
+        for key in USER_FIELDS:
+            event.pop(key, None)
+        context = event.get("context")
+        if isinstance(context, dict):
+            context.pop("traits", None)
+    if session:
+        context = event.get("context")
+        if isinstance(context, dict):
+            context.pop("session", None)

@@ -86,7 +86,7 @@ def percent_decode(text: str) -> str:
     try:
         return bytes(raw).decode("utf-8")
     except UnicodeError as exc:
-        raise ValueError("not UTF-8: %s" % exc)
+        raise ValueError("not UTF-8: %s" % exc)  # noqa: B904 - MicroPython has no chaining
 
 
 def parse_cookies(header: str) -> "dict[str, str]":
@@ -331,7 +331,8 @@ class LocalStorage(_Guarded):
 class Slot:
     """One piece of tracker state: its storage key, where it may live, and how long.
 
-    `check(value)` says why a stored value is unusable (None when it is fine).
+    `check(value)` says why a stored value is unusable (None when it is fine);
+    `max_chars` bounds its encoded size (larger stored text is garbage, larger values refused).
     """
 
     def __init__(
@@ -342,6 +343,7 @@ class Slot:
         max_age_s: "Optional[int]",
         check: "Callable[[Any], Optional[str]]",
         kind: str,
+        max_chars: int = MAX_VALUE_CHARS,
     ) -> None:
         self.key = key
         self.cookie = cookie
@@ -349,6 +351,7 @@ class Slot:
         self.max_age_s = max_age_s
         self.check = check
         self.kind = kind
+        self.max_chars = max_chars
 
 
 class StateStore:
@@ -407,10 +410,10 @@ class StateStore:
     def set(self, slot: Slot, value: "Any") -> bool:
         """Store `value`; False (with a warning) when it is too large to be state."""
         memory_text = encode_value(value, False)
-        if len(memory_text) > MAX_VALUE_CHARS:
+        if len(memory_text) > slot.max_chars:
             self._warn(
                 "%s is %d characters once encoded, over the %d limit; not stored"
-                % (slot.key, len(memory_text), MAX_VALUE_CHARS)
+                % (slot.key, len(memory_text), slot.max_chars)
             )
             return False
         self.memory.set(slot.key, memory_text)
@@ -449,7 +452,7 @@ class StateStore:
             text = store.get(slot.key)
             if text is None:
                 return None
-            if len(text) > MAX_VALUE_CHARS:
+            if len(text) > slot.max_chars:
                 raise ValueError("%d characters" % len(text))
             value = decode_value(text)
         except Exception as exc:

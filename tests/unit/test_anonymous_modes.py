@@ -103,7 +103,7 @@ def test_consent_banner_flow():
     t.enable_anonymous_tracking({"withServerAnonymisation": True}, "none")
     t.clear_user_data()
     assert env.jar.cookies == {}
-    assert [k for k in env.ls.items if k != "_trk_queue"] == []
+    assert env.ls.items == {}
     assert t.get_anonymous_id() is None
     t.disable_anonymous_tracking("cookieAndLocalStorage")
     assert t.get_anonymous_id() != anonymous_id
@@ -165,7 +165,7 @@ def test_clear_user_data_removes_every_identifier_and_memory_unless_preserved():
             t.clear_user_data(preserve_session, preserve_user)
             case = (preserve_session, preserve_user)
             assert env.jar.cookies == {}, case
-            assert [k for k in env.ls.items if k != "_trk_queue"] == [], case
+            assert env.ls.items == {}, case
             assert (t.get_anonymous_id() == anonymous_id) == preserve_user, case
             assert (t.get_user_token() is not None) == preserve_user, case
             assert (t.get_session_id() == session_id) == preserve_session, case
@@ -179,3 +179,27 @@ def test_bad_mode_arguments_warn_and_change_nothing():
     t.disable_anonymous_tracking("disk")
     assert t.get_mode()["anonymous"] is False
     assert len(env.warnings) == 3
+
+
+def test_clear_user_data_keeps_waiting_events_without_the_identifiers():
+    env = Env()
+    t = env.tracker()
+    t.identify("u1", {"a": 1})
+    message_id = t.track("Order Completed", {"total": 3})
+    t.clear_user_data()
+    assert "_trk_queue" not in env.ls.items
+    event = [e for e in t.get_buffered_events() if e["messageId"] == message_id][0]
+    assert event["properties"] == {"total": 3}
+    for key in ("anonymousId", "userId", "userToken"):
+        assert key not in event
+    assert "session" not in event["context"]
+
+
+def test_clear_user_data_preserve_user_keeps_identifiers_on_waiting_events():
+    t = Env().tracker()
+    t.identify("u1")
+    t.track("a")
+    t.clear_user_data(False, True)
+    event = t.get_buffered_events()[-1]
+    assert event["userId"] == "u1"
+    assert "session" not in event["context"]
