@@ -211,15 +211,28 @@ class _QuietServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+PORTS = range(8731, 8740)  # the bench's own port range
+
+
+def _bind(host: str, port: int, handler, avoid: int | None = None) -> _QuietServer:
+    """A server on `port`, or when that is taken on the next free port of PORTS."""
+    for candidate in [port, *(p for p in PORTS if p not in (port, avoid))]:
+        try:
+            return _QuietServer((host, candidate), handler)
+        except OSError:
+            continue
+    raise SystemExit(f"bench: no free port among {port} and {PORTS.start}-{PORTS.stop - 1}")
+
+
 class Servers:
     """The bench server and the blackhole proxy, run in background threads."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8731, proxy_port: int = 8739):
         handler = type("Handler", (BenchHandler,), {"cache": FileCache()})
-        self.http = _QuietServer((host, port), handler)
-        self.proxy = _QuietServer((host, proxy_port), BlackholeHandler)
-        self.origin = f"http://{host}:{port}"
-        self.proxy_url = f"http://{host}:{proxy_port}"
+        self.http = _bind(host, port, handler, avoid=proxy_port)
+        self.proxy = _bind(host, proxy_port, BlackholeHandler)
+        self.origin = f"http://{host}:{self.http.server_address[1]}"
+        self.proxy_url = f"http://{host}:{self.proxy.server_address[1]}"
         self._threads: list[threading.Thread] = []
 
     def __enter__(self) -> Servers:
