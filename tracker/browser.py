@@ -60,7 +60,7 @@ function send(method, url, body, headersJson, done) {
 return {
   warn: warn,
   send: send,
-  now: function () { return String(Date.now()); },
+  now: function () { try { return String(Date.now()); } catch (e) { return '0'; } },
   cookieRead: function () { return guard(function () { return document.cookie; }); },
   cookieWrite: function (v) { return guard(function () { document.cookie = v; return ''; }); },
   storageGet: function (k) { return guard(function () { return ls().getItem(k); }); },
