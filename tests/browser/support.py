@@ -10,9 +10,10 @@ from typing import Any
 from urllib.parse import unquote
 
 from playwright.sync_api import ConsoleMessage, Error, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 # Pyodide needs several seconds to start on a busy 2-core machine; MicroPython well under one.
-READY_TIMEOUT_MS = 90_000
+READY_TIMEOUT_MS = 60_000
 
 UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 UUID4_RE = re.compile(rf"^{UUID4}$")
@@ -154,11 +155,51 @@ class TrackerPage:
             self.wait_ready()
 
     def wait_ready(self) -> None:
+        """Wait for ``tracker.ready``; on a timeout fail with what the page went through."""
         g = self.global_name
-        self.page.wait_for_function(
-            "g => !!(window[g] && window[g].ready)", arg=g, timeout=READY_TIMEOUT_MS
+        try:
+            self.page.wait_for_function(
+                "g => !!(window[g] && window[g].ready)", arg=g, timeout=READY_TIMEOUT_MS
+            )
+            resolved = self.page.evaluate(
+                """([g, ms]) => Promise.race([
+                  window[g].ready.then(() => true),
+                  new Promise(resolve => setTimeout(() => resolve(false), ms)),
+                ])""",
+                [g, READY_TIMEOUT_MS],
+            )
+            if not resolved:
+                raise PlaywrightTimeoutError("ready never resolved")
+        except PlaywrightTimeoutError:
+            raise AssertionError(
+                f"{g}.ready did not resolve within {READY_TIMEOUT_MS} ms on {self.runtime}\n"
+                + self.diagnose()
+            ) from None
+
+    def diagnose(self) -> str:
+        """The page's URL, state, /dist/ fetches and console, for a failure message."""
+        try:
+            state = self.page.evaluate(
+                """g => ({
+                  readyState: document.readyState,
+                  global: typeof window[g],
+                  hasReady: !!(window[g] && window[g].ready),
+                  queued: window[g] && window[g].q ? window[g].q.length : null,
+                  fetches: performance.getEntriesByType('resource')
+                    .filter(e => e.name.includes('/dist/'))
+                    .map(e => `${e.name.replace(location.origin, '')} ${e.responseStatus} `
+                              + `${Math.round(e.duration)}ms`),
+                })""",
+                self.global_name,
+            )
+        except Exception as exc:  # the page itself may be gone
+            state = f"(page state unavailable: {exc})"
+        console = "\n  ".join(f"{kind}: {text[:300]}" for kind, text in self.log.messages[-30:])
+        errors = "; ".join(f"{e.name}: {e.message}" for e in self.log.errors)
+        return (
+            f"url: {self.page.url}\nstate: {state}\npage errors: {errors or 'none'}\n"
+            f"console:\n  {console or '(nothing)'}"
         )
-        self.page.evaluate("g => window[g].ready.then(() => true)", g)
 
     def reload(self, ready: bool = True) -> None:
         self.page.reload()
