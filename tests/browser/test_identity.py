@@ -110,19 +110,36 @@ def test_clearing_cookies_and_local_storage_gives_a_new_id(tp: TrackerPage):
 
 
 def test_set_anonymous_id_persists_across_reload(tp: TrackerPage):
-    """setAnonymousId from the snippet, user().anonymousId(id) and options.anonymousId each
-    override the id, and the last one is still the id on the next page."""
-    tp.open(INIT, "tracker('setAnonymousId', 'ABC-123-XYZ');")
+    """setAnonymousId, user().anonymousId(id) and options.anonymousId each override the
+    id, and the last one is still the id after a reload."""
+    tp.open(INIT)
+    tp.call("setAnonymousId", "ABC-123-XYZ")
     assert tp.call("getAnonymousId") == "ABC-123-XYZ"
     assert _cookie(tp, "ajs_anonymous_id") == "ABC-123-XYZ"
     assert tp.js("return tracker.user().anonymousId('via-user-1')") == "via-user-1"
     assert tp.call("getAnonymousId") == "via-user-1"
     tp.call("track", "Email Clicked", {"callToAction": "Signup"}, {"anonymousId": "via-track-2"})
     assert tp.call("getAnonymousId") == "via-track-2"
-    tp.open(INIT, name="next")  # the site's next page, without the snippet's override
+    tp.reload()
     ids = _ids(tp)
     assert ids["anonymousId"] == ids["userAnonymousId"] == "via-track-2"
+    assert _cookie(tp, "ajs_anonymous_id") == "via-track-2"
     assert _local(tp, "ajs_anonymous_id") == "via-track-2"
+
+
+def test_anonymous_id_set_in_the_snippet_is_there_when_ready(tp: TrackerPage):
+    """setAnonymousId queued in the snippet, before the tracker loads, is the id that
+    queued calls and the ready page see (Segment's snippet override)."""
+    tp.open(
+        INIT,
+        "tracker('setAnonymousId', 'ABC-123-XYZ');",
+        "tracker('identify', 'user-1', {}, {});",
+        "tracker(function () { window.seenAtReady = window.tracker.getAnonymousId(); });",
+    )
+    assert tp.wait_for("window.seenAtReady") == "ABC-123-XYZ"
+    assert tp.call("getAnonymousId") == "ABC-123-XYZ"
+    assert _cookie(tp, "ajs_anonymous_id") == "ABC-123-XYZ"
+    assert _local(tp, "ajs_anonymous_id") == "ABC-123-XYZ"
 
 
 def test_invalid_anonymous_ids_are_refused_with_a_warning(tp: TrackerPage):
