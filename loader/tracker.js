@@ -190,11 +190,18 @@
     }
 
     function settle() {
-      for (var i = 0; i < pending.length; i++) {
-        if (typeof pending[i][0] === 'function') whenReady(pending[i][0]);
-      }
+      var rest = pending;
       pending = [];
-      tracker.q = pending;
+      for (var i = 0; i < rest.length; i++) {
+        if (typeof rest[i][0] === 'function') whenReady(rest[i][0]);
+        else invoke(rest[i][0], slice.call(rest[i], 1));
+      }
+      /* a stub kept by the page still pushes to tracker.q: run those calls at once */
+      tracker.q = {
+        push: function () {
+          for (var i = 0; i < arguments.length; i++) tracker.apply(null, slice.call(arguments[i]));
+        }
+      };
       try { performance.mark('tracker:ready'); } catch (e) { /* marks are optional */ }
       resolveReady();
     }
