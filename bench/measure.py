@@ -207,6 +207,12 @@ class Bench:
         page = ctx.new_page()
         page.on("console", lambda m: _keep(out.console, f"{m.type}: {m.text}", m.type))
         page.on("pageerror", lambda e: _keep(out.console, f"pageerror: {e}", "error"))
+        page.on(
+            "response",
+            lambda r: (
+                _keep(out.console, f"HTTP {r.status} {r.url}", "error") if r.status >= 400 else None
+            ),
+        )
         url = self.origin + system.page
         try:
             out.cold = self._view(page, url, system.timeout_s)
