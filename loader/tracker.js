@@ -34,7 +34,6 @@
 
     var pending = stub && stub.q ? slice.call(stub.q) : [];
     var fns = [];        /* JS functions passed to Python, by id */
-    var promises = {};   /* results promised by Python, by id: {resolve} or {done, value} */
     var py = null;       /* the Python module tracker.browser, once loaded */
     var state = 'loading';
     var resolveReady;
@@ -49,16 +48,7 @@
 
     function decode(key, value) {
       if (value && typeof value.$accessor === 'string') return accessor(value);
-      if (value && typeof value.$promise === 'number') return promised(value.$promise);
       return value;
-    }
-
-    /* The Promise of a `{"$promise": id}` result; Python settles it with host.resolve(id, json). */
-    function promised(id) {
-      var entry = promises[id];
-      delete promises[id];
-      if (entry && entry.done) return Promise.resolve(entry.value);
-      return new Promise(function (resolve) { promises[id] = { resolve: resolve }; });
     }
 
     function accessor(spec) {
@@ -138,7 +128,7 @@
     window[name] = tracker;
 
     /* What Python calls (registered as the JS module `_tracker_host`): the helpers of
-       tracker/browser.py (_HELPERS_JS, put here by build.py), plus callbacks and promises. */
+       tracker/browser.py (_HELPERS_JS, put here by build.py), plus callbacks. */
     var host = (function () {/*HOST_HELPERS*/})();
     host.callback = function (id, argsJson) {
       var fn = fns[id];
@@ -147,18 +137,6 @@
         fn.apply(null, JSON.parse(argsJson, decode));
       } catch (e) {
         warn('callback failed: ' + describe(e));
-      }
-    };
-    host.resolve = function (id, valueJson) {
-      var value;
-      try { value = JSON.parse(valueJson, decode); } catch (e) { value = null; }
-      if (value === null) value = undefined;
-      var entry = promises[id];
-      if (entry && entry.resolve) {
-        delete promises[id];
-        entry.resolve(value);
-      } else {
-        promises[id] = { done: true, value: value };
       }
     };
 

@@ -19,10 +19,10 @@ TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
-__all__ = ["call", "make_host", "methods", "send", "start"]
+__all__ = ["call", "make_host", "methods", "start"]
 
 # The JS side of the host: build.py puts this function body into dist/tracker.js, which
-# registers the object (plus `callback` and `resolve`) as the JS module `_tracker_host`;
+# registers the object (plus `callback`) as the JS module `_tracker_host`;
 # on pages without the loader (PyScript) `_js()` builds it with `Function`. Results that
 # can fail are tagged strings: '+value', '-' (null) or '!error message'.
 _HELPERS_JS = """
@@ -36,38 +36,21 @@ function guard(f) {
 }
 function ls() { return window.localStorage; }
 function warn(m) { try { console.warn('[tracker] ' + m); } catch (e) {} }
-function send(method, url, body, headersJson, done) {
-  function finish(status) {
-    try { if (done) done(status); } catch (e) { warn('send callback failed: ' + e); }
-  }
-  try {
-    if (method === 'beacon') {
-      var queued = navigator.sendBeacon(url, body);
-      setTimeout(function () { finish(queued ? 204 : 0); }, 0);
-      return;
-    }
-    var post = method !== 'get';
-    fetch(url, {
-      method: post ? 'POST' : 'GET',
-      headers: JSON.parse(headersJson || '{}'),
-      body: post ? body : undefined,
-      keepalive: !post || body.length < 60000
-    }).then(function (r) { finish(r.status); }, function () { finish(0); });
-  } catch (e) {
-    setTimeout(function () { finish(0); }, 0);
-  }
+function defer(f) {
+  queueMicrotask(function () {
+    try { f(); } catch (e) { warn('deferred work failed: ' + ((e && e.message) || e)); }
+  });
 }
 return {
   warn: warn,
-  send: send,
+  defer: defer,
   now: function () { try { return String(Date.now()); } catch (e) { return '0'; } },
   cookieRead: function () { return guard(function () { return document.cookie; }); },
   cookieWrite: function (v) { return guard(function () { document.cookie = v; return ''; }); },
   storageGet: function (k) { return guard(function () { return ls().getItem(k); }); },
   storageSet: function (k, v) { return guard(function () { ls().setItem(k, v); return ''; }); },
   storageRemove: function (k) { return guard(function () { ls().removeItem(k); return ''; }); },
-  callback: function () {},
-  resolve: function () {}
+  callback: function () {}
 };
 """
 
@@ -150,21 +133,9 @@ def _js_function(fn: "Callable[..., Any]") -> "Any":
     return create_once_callable(fn)
 
 
-def send(
-    method: str,
-    url: str,
-    body: str,
-    headers: "Optional[dict[str, str]]" = None,
-    done: "Optional[Callable[[int], None]]" = None,
-) -> None:
-    """Send one request to the collector without waiting; `done(status)` runs later.
-
-    `method` is "post" (fetch POST of `body`), "get" (fetch GET of `url`, which
-    carries the query) or "beacon" (navigator.sendBeacon, status 204 once queued).
-    The status is the HTTP status, or 0 when the request could not be made.
-    """
-    callback = _js_function(done) if done is not None else None
-    _js().send(method, url, body, json.dumps(headers or {}), callback)
+def _defer(fn: "Callable[[], Any]") -> None:
+    """Run `fn` once the current JS task's synchronous work is done (a microtask)."""
+    _js().defer(_js_function(fn))
 
 
 def make_host() -> Host:
@@ -176,6 +147,7 @@ def make_host() -> Host:
         cookies=CookieJar(),
         local_storage=BrowserLocalStorage(),
         secure=str(js.location.protocol) == "https:",
+        defer=_defer,
     )
 
 
@@ -202,40 +174,13 @@ def start(options_json: str) -> str:
 
 
 def call(name: str, args_json: str) -> str:
-    """Run JS method `name` with the JSON array `args_json`; the result as JSON. Never raises.
-
-    A result with an `on_done(callback)` method (work that finishes later, like `flush`)
-    goes to JS as `{"$promise": id}`: a Promise resolved with the value given to callback.
-    """
+    """Run JS method `name` with the JSON array `args_json`; the result as JSON. Never raises."""
     try:
         args = [] if args_json == "[]" else json.loads(args_json)
-        result = dispatch.call(get_tracker(), name, args, _make_callback)
-        if not isinstance(result, _PLAIN) and callable(getattr(result, "on_done", None)):
-            return json.dumps({"$promise": _promise(result)})
-        return json.dumps(result)
+        return json.dumps(dispatch.call(get_tracker(), name, args, _make_callback))
     except Exception as exc:
         _warn("%s failed: %r" % (name, exc))
         return "null"
-
-
-_PLAIN = (str, int, float, list, dict, type(None))
-_promises = [0]
-
-
-def _promise(pending: "Any") -> int:
-    """A new promise id for `pending`, resolved in JS once its `on_done` callback runs."""
-    _promises[0] += 1
-    promise_id = _promises[0]
-
-    def resolve(value: "Any" = None) -> None:
-        try:
-            text = json.dumps(value)
-        except Exception:
-            text = "null"
-        _js().resolve(promise_id, text)
-
-    pending.on_done(resolve)
-    return promise_id
 
 
 def methods() -> str:

@@ -66,6 +66,8 @@ class Tracker:
         self._authenticated_user_token: "Optional[str]" = None
         self._token_listener: "Optional[Callable[[Optional[str]], Any]]" = None
         self._buffer: "Optional[List[Dict[str, Any]]]" = None
+        self._buffer_full = False
+        self._buffer_save_pending = False
         self._apply_options()
 
     # -- configuration ---------------------------------------------------------------------
@@ -535,12 +537,34 @@ class Tracker:
         buffer.append(event)
         if len(buffer) > MAX_BUFFERED:
             del buffer[0]
-            self._warn(
-                "event buffer full (%d events, no collector reached); dropped the oldest"
-                % MAX_BUFFERED
-            )
-        self.store.set(self.slots["queue"], buffer)
+            if not self._buffer_full:
+                self._buffer_full = True
+                self._warn(
+                    "event buffer full (%d events, no collector reached); dropping the oldest"
+                    % MAX_BUFFERED
+                )
+        else:
+            self._buffer_full = False
+        self._save_buffer()
         return message_id
+
+    def _save_buffer(self) -> None:
+        """Persist the buffer once the page's current synchronous work is done (once per
+        burst of calls, before any navigation), or at once where the host cannot defer."""
+        if self._buffer_save_pending:
+            return
+        if self.host.defer is not None:
+            self._buffer_save_pending = True
+            try:
+                self.host.defer(self._write_buffer)
+                return
+            except Exception as exc:
+                self._warn("could not defer saving the event buffer: %r" % exc)
+        self._write_buffer()
+
+    def _write_buffer(self) -> None:
+        self._buffer_save_pending = False
+        self.store.set(self.slots["queue"], self._events())
 
     def _events(self) -> "list[dict[str, Any]]":
         if self._buffer is None:

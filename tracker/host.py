@@ -19,6 +19,8 @@ class Host:
     semantics of `document.cookie`; `local_storage` has `get_item`, `set_item`
     and `remove_item` like `window.localStorage`. Either may be None when the
     place has no such store. Any of their calls may raise: storage handles it.
+    `defer(fn)` runs `fn` once the caller's synchronous work is done (the browser:
+    a microtask, before any navigation); None runs it at once.
     """
 
     def __init__(
@@ -29,6 +31,7 @@ class Host:
         cookies: "Optional[Any]" = None,
         local_storage: "Optional[Any]" = None,
         secure: bool = False,
+        defer: "Optional[Callable[[Callable[[], Any]], None]]" = None,
     ) -> None:
         self.now_ms = now_ms
         self.random_bytes = random_bytes
@@ -36,6 +39,7 @@ class Host:
         self.cookies = cookies
         self.local_storage = local_storage
         self.secure = secure
+        self.defer = defer
 
 
 def default_host() -> Host:

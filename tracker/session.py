@@ -57,10 +57,16 @@ def touch(
     timeout_s: float,
     new_id: "Callable[[], str]",
 ) -> "dict[str, Any]":
-    """The session after activity at `now_ms`: extended, or a new one if it timed out."""
+    """The session after activity at `now_ms`: extended, or a new one if it timed out.
+
+    Activity within a second of the last one returns the same session unchanged, so a
+    burst of events stores the session once.
+    """
     if expired(session, now_ms, timeout_s):
         return _start(session, now_ms, new_id)
     assert session is not None
+    if now_ms - session["last"] < 1000:
+        return session
     extended = dict(session)
     extended["last"] = int(now_ms)
     return extended

@@ -232,26 +232,36 @@ class CookieStorage(_Guarded):
         self.same_site: "Optional[str]" = "Lax"
         self.secure = False
 
-    def _cookies(self) -> "dict[str, str]":
+    def text(self) -> "Optional[str]":
+        """Read `document.cookie` once; `value()` then answers from this reading."""
         if self._jar is None:
-            return {}
+            return None
         try:
             raw = self._jar.read()
         except Exception as exc:
             self._failure("reading", exc)
-            return {}
+            raw = None
         if not isinstance(raw, str):
-            return {}
+            self._raw = None
+            self._parsed = {}
+            return None
         if raw != self._raw:
             self._raw = raw
             self._parsed = parse_cookies(raw)
+        return raw
+
+    def _cookies(self) -> "dict[str, str]":
+        self.text()
         return self._parsed
 
+    def value(self, key: str) -> "Optional[str]":
+        """The decoded value of cookie `key` as of the last `text()` reading."""
+        value = self._parsed.get(key)
+        return None if value is None else percent_decode(value)
+
     def get(self, key: str) -> "Optional[str]":
-        value = self._cookies().get(key)
-        if value is None:
-            return None
-        return percent_decode(value)
+        self.text()
+        return self.value(key)
 
     def set(self, key: str, text: str, max_age_s: "Optional[int]" = None) -> bool:
         return self._write(key, percent_encode(text), max_age_s)
@@ -376,6 +386,7 @@ class StateStore:
         self.strategy = strategy
         self._warn = warn
         self._garbage_warned: "Any" = set()
+        self._known: "dict[str, Any]" = {}
         self.allow: "Callable[[Slot], bool]" = _allow_all
 
     def places(self, slot: Slot, strategy: "Optional[str]" = None) -> "list[Any]":
@@ -389,10 +400,21 @@ class StateStore:
         return found
 
     def get(self, slot: Slot, memory: bool = True) -> "Any":
-        """The slot's current value, or None; `memory=False` looks at persistent places only."""
+        """The slot's current value, or None; `memory=False` looks at persistent places only.
+
+        While `document.cookie` reads the same as when a slot's value last came from its
+        cookie, that value is answered without decoding again: getters cost one read.
+        """
+        places = self.places(slot)
+        cookie_text = None
+        if places and places[0] is self.cookies:
+            cookie_text = self.cookies.text()
+            known = self._known.get(slot.key)
+            if known is not None and known[0] == cookie_text and known[1] == self.strategy:
+                return known[2]
         found = None
         stale = []
-        for store in self.places(slot):
+        for store in places:
             value = self._read(store, slot)
             if found is None and value is not None:
                 found = value
@@ -405,6 +427,8 @@ class StateStore:
             for store in stale:
                 store.set(slot.key, encode_value(found, store is self.cookies), slot.max_age_s)
         self.memory.set(slot.key, encode_value(found, False))
+        if cookie_text is not None and self.cookies not in stale:
+            self._known[slot.key] = (cookie_text, self.strategy, found)
         return found
 
     def set(self, slot: Slot, value: "Any") -> bool:
@@ -416,6 +440,7 @@ class StateStore:
                 % (slot.key, len(memory_text), slot.max_chars)
             )
             return False
+        self._known.pop(slot.key, None)
         self.memory.set(slot.key, memory_text)
         if self.allow(slot):
             for store in self.places(slot):
@@ -424,6 +449,7 @@ class StateStore:
 
     def remove(self, slot: Slot, keep_memory: bool = False) -> None:
         """Forget the slot everywhere it may be, whatever the strategy."""
+        self._known.pop(slot.key, None)
         if not keep_memory:
             self.memory.remove(slot.key)
         if slot.cookie:
@@ -449,7 +475,7 @@ class StateStore:
 
     def _read(self, store: "Any", slot: Slot) -> "Any":
         try:
-            text = store.get(slot.key)
+            text = self.cookies.value(slot.key) if store is self.cookies else store.get(slot.key)
             if text is None:
                 return None
             if len(text) > slot.max_chars:

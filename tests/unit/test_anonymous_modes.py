@@ -203,3 +203,15 @@ def test_clear_user_data_preserve_user_keeps_identifiers_on_waiting_events():
     event = t.get_buffered_events()[-1]
     assert event["userId"] == "u1"
     assert "session" not in event["context"]
+
+
+def test_a_burst_of_activity_stores_the_session_once():
+    env = Env()
+    t = env.tracker()
+    writes = len(env.jar.writes)
+    t.track("a")
+    t.track("b")
+    assert [w for w in env.jar.writes[writes:] if w.startswith("_trk_ses")] == []
+    env.clock.advance(2)
+    t.track("c")
+    assert len([w for w in env.jar.writes[writes:] if w.startswith("_trk_ses")]) == 1

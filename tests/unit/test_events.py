@@ -84,4 +84,37 @@ def test_full_buffer_drops_the_oldest_with_a_warning():
     events = t.get_buffered_events()
     assert len(events) == MAX_BUFFERED
     assert events[0]["messageId"] != first
-    assert "buffer full" in env.warnings[-1]
+    assert len([w for w in env.warnings if "buffer full" in w]) == 1
+
+
+def test_buffer_is_saved_once_per_burst_when_the_host_can_defer():
+    env = Env()
+    deferred = []
+    host = env.host()
+    host.defer = deferred.append
+    from tracker import Tracker
+
+    t = Tracker(host)
+    t.init()
+    t.track("a")
+    t.track("b")
+    assert len(deferred) == 1
+    assert "_trk_queue" not in env.ls.items
+    deferred.pop()()
+    assert [e["event"] for e in env.tracker().get_buffered_events()] == ["a", "b"]
+
+
+def test_a_host_whose_defer_throws_still_saves_at_once():
+    env = Env()
+    host = env.host()
+
+    def broken(fn):
+        raise RuntimeError("no microtasks")
+
+    host.defer = broken
+    from tracker import Tracker
+
+    t = Tracker(host)
+    t.track("a")
+    assert "_trk_queue" in env.ls.items
+    assert "could not defer" in env.warnings[-1]

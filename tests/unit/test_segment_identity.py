@@ -194,3 +194,15 @@ def test_oversized_traits_are_refused():
     t.identify("u1", {"big": "x" * 20000})
     assert t.user().traits() == {"a": 1}
     assert "traits" in env.warnings[-1]
+
+
+def test_same_page_notices_cookie_changes_made_behind_its_back():
+    env = Env()
+    t = env.tracker()
+    first = t.get_anonymous_id()
+    env.jar.cookies.pop("ajs_anonymous_id")
+    assert t.get_anonymous_id() == first
+    assert env.jar.get("ajs_anonymous_id") == first
+    env.jar.set_raw("ajs_anonymous_id", "other-id")
+    assert t.get_anonymous_id() == "other-id"
+    assert env.ls.items["ajs_anonymous_id"] == '"other-id"'
