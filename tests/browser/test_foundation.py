@@ -302,3 +302,55 @@ def test_failed_runtime_download_leaves_page_working_and_warns(tp: TrackerPage):
     ) == "function"
     tp.page.wait_for_timeout(300)
     tp.log.assert_no_page_errors()
+
+
+def test_values_cross_the_bridge_as_plain_js_values(tp: TrackerPage):
+    """Nested JS values go into Python and come back equal, as plain objects and arrays."""
+    tp.open(INIT)
+    traits = {
+        "n": 1.5, "big": 2**40, "neg": -3, "yes": True, "no": False, "nil": None,
+        "list": [1, "x", {"k": "v"}], "obj": {"deep": {"er": ["é", "☃", "😀"]}}, "empty": {},
+    }
+    got = tp.js(
+        "tracker.identify('user-1', arg);"
+        "const t = tracker.user().traits();"
+        "return { t, plain: Object.getPrototypeOf(t) === Object.prototype"
+        " && Array.isArray(t.list) && Object.getPrototypeOf(t.obj.deep) === Object.prototype,"
+        " types: [typeof t.n, typeof t.yes, t.nil === null, typeof tracker.getAnonymousId()] };",
+        traits,
+    )
+    assert got["t"] == traits
+    assert got["plain"] is True
+    assert got["types"] == ["number", "boolean", True, "string"]
+
+
+def test_throwing_callbacks_are_reported_not_thrown_into_the_page(tp: TrackerPage):
+    """A page callback that throws (onUserTokenChange, tracker(fn)) gives a warning; the
+    tracker and the page carry on."""
+    tp.open(INIT)
+    tp.js(
+        "tracker.onUserTokenChange(() => { throw new Error('callback boom'); });"
+        "tracker.setUserToken('after-boom');"
+        "tracker(() => { throw new Error('ready boom'); });"
+    )
+    assert tp.wait_for_warnings(2)
+    assert tp.call("getUserToken") == "after-boom"
+    tp.call("setUserToken", "still-works")
+    assert tp.call("getUserToken") == "still-works"
+
+
+def test_cookie_attributes_and_names_follow_init_options(tp: TrackerPage):
+    """cookiePath, cookieSameSite and cookieNames shape every cookie the tracker writes."""
+    tp.open(
+        "tracker('init', { cookiePath: '/t/', cookieSameSite: 'Strict',"
+        " cookieNames: { anonymousId: 'my_anon', userToken: 'my_tok' } });",
+        "tracker('setAnonymousUserToken');",
+    )
+    cookies = tp.cookies()
+    assert {"_ALGOLIA", "ajs_anonymous_id"}.isdisjoint(cookies)
+    for name in ("my_tok", "my_anon"):
+        assert cookies[name]["path"] == "/t/", cookies[name]
+        assert cookies[name]["sameSite"] == "Strict", cookies[name]
+    assert ANON_TOKEN_RE.match(cookies["my_tok"]["value"])
+    assert tp.call("getAnonymousId") in cookies["my_anon"]["value"]
+    assert "my_anon" in tp.local_storage()

@@ -386,3 +386,24 @@ def test_garbage_in_storage_leaves_a_valid_identity(tp: TrackerPage):
     assert UUID4_RE.match(tp.call("getSessionId") or "")
     tp.reload()
     assert tp.call("getAnonymousId") == anonymous_id
+
+
+def test_group_traits_merge_and_identify_with_traits_only(tp: TrackerPage):
+    """group() stores the group and merges its traits; identify(traits) keeps the userId;
+    init's anonymousId option is the starting id."""
+    tp.open(
+        "tracker('init', { anonymousId: 'from-init-1' });",
+        "tracker('group', 'group-1', { seats: 5 });",
+        "tracker('group', 'group-1', { plan: 'team' });",
+        "tracker('identify', { email: 'ann@example.com' });",
+    )
+    ids = _ids(tp)
+    assert ids["anonymousId"] == "from-init-1"
+    assert ids["groupId"] == "group-1"
+    assert ids["groupTraits"] == {"seats": 5, "plan": "team"}
+    assert ids["userId"] is None
+    assert ids["traits"] == {"email": "ann@example.com"}
+    assert _cookie(tp, "ajs_group_id") == "group-1"
+    assert json.loads(tp.local_storage()["ajs_group_properties"]) == {"seats": 5, "plan": "team"}
+    assert tp.js("return tracker.user().id('user-9')") == "user-9"
+    assert _cookie(tp, "ajs_user_id") == "user-9"
