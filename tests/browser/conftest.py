@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from .support import READY_TIMEOUT_MS, PageLog, TrackerPage
 
@@ -112,6 +112,10 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def base_url(collector: str) -> str:
     return collector
+
+
+# Demo pages re-render once a second; leave room for a busy 2-core machine.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(params=RUNTIMES)

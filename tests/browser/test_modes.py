@@ -184,16 +184,16 @@ def test_session_ids_reset_when_moving_from_local_storage_to_cookies(tp: Tracker
 def test_session_times_out_after_idle_session_timeout(tp: TrackerPage):
     """Activity keeps a session alive (sliding); sessionTimeout seconds of idleness start
     a new session with the next index."""
-    tp.open("tracker('init', { sessionTimeout: 2 });")
+    tp.open("tracker('init', { sessionTimeout: 3 });")
     first = tp.call("getSessionId")
     assert UUID4_RE.match(first) and tp.call("getSessionIndex") == 1
     assert _session_id(tp.cookie_value(SESSION_KEY)) == first
-    tp.page.wait_for_timeout(1200)
+    tp.page.wait_for_timeout(1600)
     tp.call("track", "Still here")
-    tp.page.wait_for_timeout(1200)
+    tp.page.wait_for_timeout(1600)
     tp.call("track", "Still here")
     assert tp.call("getSessionId") == first, "activity within the timeout kept the session"
-    tp.page.wait_for_timeout(2600)
+    tp.page.wait_for_timeout(3600)
     second = tp.call("getSessionId")
     assert UUID4_RE.match(second) and second != first
     assert tp.call("getSessionIndex") == 2
