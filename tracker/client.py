@@ -288,33 +288,56 @@ class Tracker:
         A userId different from the stored one rotates the anonymousId first and
         replaces (rather than merges) the cached traits.
         """
-        if isinstance(user_id, dict) and traits is None:
-            user_id, traits = None, user_id
-        if user_id is not None:
-            user_id = self._coerce_id(user_id, "identify", "userId")
-            if user_id is None:
+        parsed = self._identity_call("identify", "userId", user_id, traits, options)
+        if parsed is None:
+            return None
+        user_id, traits, context = parsed
+        self._set_user(user_id, traits)
+        return self._record("identify", None, {}, context, traits)
+
+    def _identity_call(
+        self, method: str, what: str, an_id: "Any", traits: "Any", options: "Any"
+    ) -> "Any":
+        """(id, traits, context) of an identify or group call, or None after a warning.
+
+        As in analytics.js, an object in the id's place is the traits.
+        """
+        if isinstance(an_id, dict) and traits is None:
+            an_id, traits = None, an_id
+        if an_id is not None:
+            an_id = self._coerce_id(an_id, method, what)
+            if an_id is None:
                 return None
         if traits is None:
             traits = {}
-        if not self._check_traits_arg(traits, "identify"):
+        if not self._check_traits_arg(traits, method):
             return None
-        context = self._apply_call_options(options, "identify")
+        context = self._apply_call_options(options, method)
         if context is None:
             return None
-        self._set_user(user_id, traits, merge=True)
-        return self._record("identify", None, {}, context, traits)
+        return an_id, traits, context
 
-    def _set_user(self, user_id: "Optional[str]", traits: "Optional[dict[str, Any]]", merge: bool):
-        current = self.store.get(self.slots["userId"])
-        changed = user_id is not None and current is not None and user_id != current
-        if changed:
-            self.store.set(self.slots["anonymousId"], self._new_id())
-        if user_id is not None:
-            self.store.set(self.slots["userId"], user_id)
+    def _id_changes(self, name: str, new_id: "Optional[str]") -> bool:
+        current = self.store.get(self.slots[name])
+        return new_id is not None and current is not None and new_id != current
+
+    def _set_entity(
+        self, id_name: str, traits_name: str, new_id: "Optional[str]", traits: "Any"
+    ) -> None:
+        """Store a user's or group's id and traits: traits merge into the cache unless
+        the id changes (then they replace it)."""
+        changed = self._id_changes(id_name, new_id)
+        if new_id is not None:
+            self.store.set(self.slots[id_name], new_id)
         if traits is not None:
-            merged = {} if changed or not merge else self._stored_traits("userTraits")
+            merged = {} if changed else self._stored_traits(traits_name)
             merged.update(traits)
-            self.store.set(self.slots["userTraits"], merged)
+            self.store.set(self.slots[traits_name], merged)
+
+    def _set_user(self, user_id: "Optional[str]", traits: "Any") -> None:
+        if self._id_changes("userId", user_id):
+            self.store.set(self.slots["anonymousId"], self._new_id())
+        self._set_entity("userId", "userTraits", user_id, traits)
 
     def user(self) -> "User":
         """The current user: `id()`, `anonymous_id(value?)`, `traits(value?)`."""
@@ -324,26 +347,11 @@ class Tracker:
         """With no arguments the current group (`id()`, `traits(value?)`); else set it."""
         if group_id is _MISSING:
             return Group(self)
-        if isinstance(group_id, dict) and traits is None:
-            group_id, traits = None, group_id
-        if group_id is not None:
-            group_id = self._coerce_id(group_id, "group", "groupId")
-            if group_id is None:
-                return None
-        if traits is None:
-            traits = {}
-        if not self._check_traits_arg(traits, "group"):
+        parsed = self._identity_call("group", "groupId", group_id, traits, options)
+        if parsed is None:
             return None
-        context = self._apply_call_options(options, "group")
-        if context is None:
-            return None
-        current = self.store.get(self.slots["groupId"])
-        changed = group_id is not None and current is not None and group_id != current
-        if group_id is not None:
-            self.store.set(self.slots["groupId"], group_id)
-        merged = {} if changed else self._stored_traits("groupTraits")
-        merged.update(traits)
-        self.store.set(self.slots["groupTraits"], merged)
+        group_id, traits, context = parsed
+        self._set_entity("groupId", "groupTraits", group_id, traits)
         return self._record("group", None, {}, context, None)
 
     def reset(self) -> None:
@@ -589,7 +597,7 @@ class User:
         if value:
             user_id = t._coerce_id(value[0], "user().id", "userId")
             if user_id is not None:
-                t._set_user(user_id, None, merge=True)
+                t._set_user(user_id, None)
         return t._stored("userId")
 
     def anonymous_id(self, *value: "Any") -> "Optional[str]":
