@@ -6,13 +6,14 @@ import argparse
 import datetime as dt
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 from bench import prepare, report
 from bench.measure import CALLS_MAX_MS, TRACK_CALLS, Bench, Sample, settle
-from bench.server import BENCH, BlackholeHandler, Servers
+from bench.server import BENCH, REPO, BlackholeHandler, Servers
 from bench.systems import SYSTEMS, System, select
 
 
@@ -36,6 +37,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="drop a system after this many failed runs in a row",
     )
     return p.parse_args(argv)
+
+
+def commit() -> str:
+    """The measured tree: short commit id, with "+dirty" when files differ from it."""
+
+    def git(*args: str) -> str:
+        run = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+        return run.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def machine(chromium_version: str) -> dict:
@@ -131,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             meta = {
                 "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                "commit": commit(),
                 "machine": machine(bench.version),
                 "runs": args.runs,
                 "config": {

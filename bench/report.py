@@ -228,7 +228,7 @@ def markdown(result: dict) -> str:
     """The human-readable report: machine, medians with IQR, ratios, targets."""
     m = result["machine"]
     lines = [
-        f"# Benchmark results — {result['date']}",
+        f"# Benchmark results — {result['date']}, commit {result.get('commit', '?')}",
         "",
         f"Machine: {m['nproc']} cores, {m['cpu']}, {m['os']}; {m['chromium']} (headless); "
         f"load average at start {m.get('loadavg_at_start', ['?'])[0]}. "
