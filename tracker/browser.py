@@ -7,6 +7,7 @@ MicroPython's stack cannot be caught in Python and would break the interpreter.
 See docs/architecture.md for the bridge contract.
 """
 
+import binascii
 import json
 
 import js
@@ -44,6 +45,17 @@ function defer(f) {
 return {
   warn: warn,
   defer: defer,
+  randomHex: function (n) {
+    var hex = '';
+    for (var done = 0; done < n; done += 65536) {
+      var bytes = new Uint8Array(Math.min(65536, n - done));
+      crypto.getRandomValues(bytes);
+      for (var i = 0; i < bytes.length; i++) {
+        hex += (bytes[i] < 16 ? '0' : '') + bytes[i].toString(16);
+      }
+    }
+    return hex;
+  },
   now: function () { try { return String(Date.now()); } catch (e) { return '0'; } },
   cookieRead: function () { return guard(function () { return document.cookie; }); },
   cookieWrite: function (v) { return guard(function () { document.cookie = v; return ''; }); },
@@ -109,14 +121,8 @@ def _now_ms() -> float:
 
 
 def _random_bytes(n: int) -> bytes:
-    """n bytes from `crypto.getRandomValues` (which throws above 65536 bytes a call)."""
-    if n > 65536:
-        return _random_bytes(65536) + _random_bytes(n - 65536)
-    array = js.Uint8Array.new(n)
-    js.crypto.getRandomValues(array)
-    if hasattr(array, "to_bytes"):  # Pyodide's JsProxy of a typed array
-        return array.to_bytes()
-    return bytes(array)
+    """n bytes from `crypto.getRandomValues`, crossing once as a hex string."""
+    return binascii.unhexlify(_js().randomHex(n))
 
 
 def _warn(message: str) -> None:

@@ -515,6 +515,21 @@ class Tracker:
         context: "dict[str, Any]",
         traits: "Any",
     ) -> str:
+        """Record one event, reading `document.cookie` at most once while doing so."""
+        self._cookies.hold()
+        try:
+            return self._record_event(kind, name, properties, context, traits)
+        finally:
+            self._cookies.release()
+
+    def _record_event(
+        self,
+        kind: str,
+        name: "Any",
+        properties: "dict[str, Any]",
+        context: "dict[str, Any]",
+        traits: "Any",
+    ) -> str:
         ids: "Dict[str, Any]" = {}
         if self._sends_ids():
             ids = {

@@ -231,11 +231,19 @@ class CookieStorage(_Guarded):
         self.domain: "Optional[str]" = None
         self.same_site: "Optional[str]" = "Lax"
         self.secure = False
+        self.steady = False
+        self._fresh = False
 
     def text(self) -> "Optional[str]":
-        """Read `document.cookie` once; `value()` then answers from this reading."""
+        """Read `document.cookie` once; `value()` then answers from this reading.
+
+        Between `hold()` and `release()` (one tracker call) and with nothing written since,
+        the last reading is reused instead of asking the browser again.
+        """
         if self._jar is None:
             return None
+        if self.steady and self._fresh:
+            return self._raw
         try:
             raw = self._jar.read()
         except Exception as exc:
@@ -248,7 +256,16 @@ class CookieStorage(_Guarded):
         if raw != self._raw:
             self._raw = raw
             self._parsed = parse_cookies(raw)
+        self._fresh = True
         return raw
+
+    def hold(self) -> None:
+        """From the next reading on, reuse it until `release()` or a cookie write."""
+        self.steady = True
+        self._fresh = False
+
+    def release(self) -> None:
+        self.steady = False
 
     def _cookies(self) -> "dict[str, str]":
         self.text()
@@ -292,6 +309,7 @@ class CookieStorage(_Guarded):
             self.same_site,
             self.secure or self.same_site == "None",
         )
+        self._fresh = False
         try:
             self._jar.write(text)
         except Exception as exc:

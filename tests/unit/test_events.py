@@ -118,3 +118,24 @@ def test_a_host_whose_defer_throws_still_saves_at_once():
     t.track("a")
     assert "_trk_queue" in env.ls.items
     assert "could not defer" in env.warnings[-1]
+
+
+def test_recording_an_event_reads_the_cookie_jar_once():
+    env = Env()
+    t = env.tracker()
+    t.identify("u1")
+    reads = []
+    original = env.jar.read
+
+    def counting_read():
+        reads.append(1)
+        return original()
+
+    env.jar.read = counting_read
+    env.clock.advance(5)
+    t.track("a")
+    assert len(reads) == 1
+    reads.clear()
+    t.get_anonymous_id()
+    t.get_anonymous_id()
+    assert len(reads) == 2
