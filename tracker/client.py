@@ -196,21 +196,17 @@ class Tracker:
             return None
         if in_memory:
             return self.set_user_token(anonymous_user_token(self.host.random_bytes))
-        if not self._cookies_usable():
+        if COOKIE not in STRATEGIES[self.store.strategy] or not self._sends_ids():
             return None
         slot = self.slots["userToken"]
         token = self.store.get(slot, memory=False)
         if token is None:
             token = anonymous_user_token(self.host.random_bytes)
             self.store.set(slot, token)
+            if self.store.get(slot, memory=False) != token:
+                self.store.memory.remove(slot.key)
+                return None  # the cookie did not stick: cookies are not usable here
         return self.set_user_token(token)
-
-    def _cookies_usable(self) -> bool:
-        return (
-            COOKIE in STRATEGIES[self.store.strategy]
-            and self._sends_ids()
-            and self._cookies.usable()
-        )
 
     def on_user_token_change(self, callback: "Any", immediate: "Any" = False) -> None:
         """Call `callback(token)` after every user token change (one callback, as in

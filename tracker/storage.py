@@ -287,15 +287,6 @@ class CookieStorage(_Guarded):
         if key in self._cookies():
             self._write(key, "", 0)
 
-    def usable(self) -> bool:
-        """Whether a cookie written now can be read back (search-insights' supportsCookies)."""
-        probe = "_trk_probe"
-        if not self._write(probe, "1", 60):
-            return False
-        ok = self._cookies().get(probe) == "1"
-        self._write(probe, "", 0)
-        return ok
-
     def _write(self, key: str, encoded: str, max_age_s: "Optional[int]") -> bool:
         if self._jar is None:
             return False

@@ -179,3 +179,14 @@ def test_dispatch_maps_js_names_and_warns_on_unknown_methods():
         "methods": ["id", "anonymousId", "traits"],
     }
     assert "init" in dispatch.METHODS and "user.id" not in dispatch.METHODS
+
+
+def test_only_the_token_cookie_is_written_and_reuse_writes_nothing():
+    env = Env()
+    t = env.tracker()
+    before = len(env.jar.writes)
+    token = t.set_anonymous_user_token()
+    assert [w.split("=")[0] for w in env.jar.writes[before:]] == ["_ALGOLIA"]
+    before = len(env.jar.writes)
+    assert t.set_anonymous_user_token() == token
+    assert env.jar.writes[before:] == []
