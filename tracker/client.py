@@ -66,6 +66,7 @@ class Tracker:
         self._authenticated_user_token: "Optional[str]" = None
         self._token_listener: "Optional[Callable[[Optional[str]], Any]]" = None
         self._buffer: "Optional[List[Dict[str, Any]]]" = None
+        self._encoded: "List[str]" = []
         self._buffer_full = False
         self._buffer_save_pending = False
         self._apply_options()
@@ -406,6 +407,7 @@ class Tracker:
             self.store.remove(slot, keep_memory=keep or slot.kind == privacy.BUFFER)
         for event in self._events():
             scrub(event, not keep_user, not keep_session)
+        self._encoded = [json.dumps(event) for event in self._events()]
         if not keep_user:
             self._user_token = None
             self._authenticated_user_token = None
@@ -554,8 +556,10 @@ class Tracker:
         )
         buffer = self._events()
         buffer.append(event)
+        self._encoded.append(json.dumps(event))
         if len(buffer) > MAX_BUFFERED:
             del buffer[0]
+            del self._encoded[0]
             if not self._buffer_full:
                 self._buffer_full = True
                 self._warn(
@@ -582,13 +586,16 @@ class Tracker:
         self._write_buffer()
 
     def _write_buffer(self) -> None:
+        """Store the buffer, joining each event's JSON (encoded once, when recorded)."""
         self._buffer_save_pending = False
-        self.store.set(self.slots["queue"], self._events())
+        events = self._events()
+        self.store.set(self.slots["queue"], events, "[" + ", ".join(self._encoded) + "]")
 
     def _events(self) -> "list[dict[str, Any]]":
         if self._buffer is None:
             stored = self.store.get(self.slots["queue"])
             self._buffer = list(stored) if isinstance(stored, list) else []
+            self._encoded = [json.dumps(event) for event in self._buffer]
         return self._buffer
 
     def get_buffered_events(self) -> "list[dict[str, Any]]":

@@ -411,24 +411,30 @@ class StateStore:
     def get(self, slot: Slot, memory: bool = True) -> "Any":
         """The slot's current value, or None; `memory=False` looks at persistent places only.
 
-        While `document.cookie` reads the same as when a slot's value last came from its
-        cookie, that value is answered without decoding again: getters cost one read.
+        While `document.cookie` reads the same as when the slot was last looked up (and
+        found in its cookie, or nowhere), that answer stands: getters cost one read.
         """
         places = self.places(slot)
         cookie_text = None
+        found = None
+        stale = []
+        known = None
         if places and places[0] is self.cookies:
             cookie_text = self.cookies.text()
             known = self._known.get(slot.key)
-            if known is not None and known[0] == cookie_text and known[1] == self.strategy:
+            if known is not None and (known[0] != cookie_text or known[1] != self.strategy):
+                known = None
+            if known is not None and known[2] is not None:
                 return known[2]
-        found = None
-        stale = []
-        for store in places:
-            value = self._read(store, slot)
-            if found is None and value is not None:
-                found = value
-            elif value is None or value != found:
-                stale.append(store)
+        if known is None:
+            for store in places:
+                value = self._read(store, slot)
+                if found is None and value is not None:
+                    found = value
+                elif value is None or value != found:
+                    stale.append(store)
+            if found is None and cookie_text is not None:
+                self._known[slot.key] = (cookie_text, self.strategy, None)
         if found is None:
             text = self.memory.get(slot.key) if memory else None
             return None if text is None else decode_value(text)
@@ -440,20 +446,22 @@ class StateStore:
             self._known[slot.key] = (cookie_text, self.strategy, found)
         return found
 
-    def set(self, slot: Slot, value: "Any") -> bool:
-        """Store `value`; False (with a warning) when it is too large to be state."""
-        memory_text = encode_value(value, False)
-        if len(memory_text) > slot.max_chars:
+    def set(self, slot: Slot, value: "Any", json_text: "Optional[str]" = None) -> bool:
+        """Store `value` (`json_text`: the same, already JSON-encoded); False, with a
+        warning, when it is too large to be state."""
+        text = encode_value(value, False) if json_text is None else json_text
+        if len(text) > slot.max_chars:
             self._warn(
                 "%s is %d characters once encoded, over the %d limit; not stored"
-                % (slot.key, len(memory_text), slot.max_chars)
+                % (slot.key, len(text), slot.max_chars)
             )
             return False
         self._known.pop(slot.key, None)
-        self.memory.set(slot.key, memory_text)
+        self.memory.set(slot.key, text)
         if self.allow(slot):
+            plain = value if isinstance(value, str) else text
             for store in self.places(slot):
-                store.set(slot.key, encode_value(value, store is self.cookies), slot.max_age_s)
+                store.set(slot.key, plain if store is self.cookies else text, slot.max_age_s)
         return True
 
     def remove(self, slot: Slot, keep_memory: bool = False) -> None:
