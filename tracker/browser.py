@@ -36,6 +36,7 @@ function guard(f) {
   }
 }
 function ls() { return window.localStorage; }
+var cookies = { text: null, version: 0 };
 function warn(m) { try { console.warn('[tracker] ' + m); } catch (e) {} }
 function defer(f) {
   queueMicrotask(function () {
@@ -57,7 +58,16 @@ return {
     return hex;
   },
   now: function () { try { return String(Date.now()); } catch (e) { return '0'; } },
-  cookieRead: function () { return guard(function () { return document.cookie; }); },
+  cookieRead: function (known) {
+    return guard(function () {
+      var text = document.cookie;
+      if (text !== cookies.text) {
+        cookies.text = text;
+        cookies.version += 1;
+      }
+      return known === cookies.version ? '=' : cookies.version + ' ' + text;
+    });
+  },
   cookieWrite: function (v) { return guard(function () { document.cookie = v; return ''; }); },
   storageGet: function (k) { return guard(function () { return ls().getItem(k); }); },
   storageSet: function (k, v) { return guard(function () { ls().setItem(k, v); return ''; }); },
@@ -93,10 +103,22 @@ def _unwrap(result: "Any") -> "Optional[str]":
 
 
 class CookieJar:
-    """`document.cookie`: `read()` gives the whole cookie string, `write()` sets one cookie."""
+    """`document.cookie`: `read()` gives the whole cookie string, `write()` sets one cookie.
+
+    The JS side numbers each distinct cookie string it has seen and answers "=" when the
+    string is still the one this jar holds, so an unchanged jar does not cross again.
+    """
+
+    def __init__(self) -> None:
+        self._version = -1
+        self._text = ""
 
     def read(self) -> str:
-        return _unwrap(_js().cookieRead()) or ""
+        answer = _unwrap(_js().cookieRead(self._version)) or ""
+        if answer != "=":
+            version, _, self._text = answer.partition(" ")
+            self._version = int(version)
+        return self._text
 
     def write(self, assignment: str) -> None:
         _unwrap(_js().cookieWrite(assignment))

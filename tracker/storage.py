@@ -371,6 +371,7 @@ class Slot:
         self.check = check
         self.kind = kind
         self.max_chars = max_chars
+        self.places: "Optional[tuple[str, list[Any]]]" = None
 
 
 class StateStore:
@@ -400,7 +401,14 @@ class StateStore:
 
     def places(self, slot: Slot, strategy: "Optional[str]" = None) -> "list[Any]":
         """The persistent stores `slot` lives in under `strategy` (default: the current one)."""
-        names = STRATEGIES[strategy or self.strategy]
+        if strategy is None:
+            strategy = self.strategy
+            cached = slot.places
+            if cached is not None and cached[0] == strategy:
+                return cached[1]
+            slot.places = (strategy, self.places(slot, strategy))
+            return slot.places[1]
+        names = STRATEGIES[strategy]
         found: "List[Any]" = []
         if slot.cookie and COOKIE in names:
             found.append(self.cookies)
