@@ -79,7 +79,7 @@
         }
       }
       try {
-        var out = py.call(method, json);
+        var out = py.call(method, json, host.cookieVersion());
         if (out === 'null') return undefined;
         return out.indexOf('"$') < 0 ? JSON.parse(out) : JSON.parse(out, decode);
       } catch (e) {
@@ -260,7 +260,7 @@
     var call = module.call;
     return {
       start: function (optionsJson) { return start(optionsJson); },
-      call: function (name, argsJson) { return call(name, argsJson); }
+      call: function (name, argsJson, cookieVersion) { return call(name, argsJson, cookieVersion); }
     };
   }
 

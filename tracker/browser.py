@@ -37,6 +37,14 @@ function guard(f) {
 }
 function ls() { return window.localStorage; }
 var cookies = { text: null, version: 0 };
+function cookieVersion() {
+  var text = document.cookie;
+  if (text !== cookies.text) {
+    cookies.text = text;
+    cookies.version += 1;
+  }
+  return cookies.version;
+}
 function warn(m) { try { console.warn('[tracker] ' + m); } catch (e) {} }
 function defer(f) {
   queueMicrotask(function () {
@@ -60,13 +68,12 @@ return {
   now: function () { try { return String(Date.now()); } catch (e) { return '0'; } },
   cookieRead: function (known) {
     return guard(function () {
-      var text = document.cookie;
-      if (text !== cookies.text) {
-        cookies.text = text;
-        cookies.version += 1;
-      }
-      return known === cookies.version ? '=' : cookies.version + ' ' + text;
+      var version = cookieVersion();
+      return known === version ? '=' : version + ' ' + cookies.text;
     });
+  },
+  cookieVersion: function () {
+    try { return cookieVersion(); } catch (e) { return -1; }
   },
   cookieWrite: function (v) { return guard(function () { document.cookie = v; return ''; }); },
   storageGet: function (k) { return guard(function () { return ls().getItem(k); }); },
@@ -95,9 +102,9 @@ def _js() -> "Any":
 def _unwrap(result: "Any") -> "Optional[str]":
     """A helper's tagged result as a str or None; a JS exception becomes OSError."""
     text = str(result)
-    if text[:1] == "+":
+    if text.startswith("+"):
         return text[1:]
-    if text[:1] == "-":
+    if text == "-":
         return None
     raise OSError(text[1:])
 
@@ -107,28 +114,38 @@ class CookieJar:
 
     The JS side numbers each distinct cookie string it has seen and answers "=" when the
     string is still the one this jar holds, so an unchanged jar does not cross again.
+    `hint` is that number as the loader saw it when the current call began: while it
+    matches and nothing was written since, reading needs no crossing at all.
     """
 
     def __init__(self) -> None:
         self._version = -1
         self._text = ""
+        self.hint = -1
+        self._read = _js().cookieRead  # bound once: each attribute lookup crosses into JS
 
     def read(self) -> str:
-        answer = _unwrap(_js().cookieRead(self._version)) or ""
+        if self.hint >= 0 and self.hint == self._version:
+            return self._text
+        answer = _unwrap(self._read(self._version)) or ""
         if answer != "=":
             version, _, self._text = answer.partition(" ")
             self._version = int(version)
         return self._text
 
     def write(self, assignment: str) -> None:
+        self.hint = -1
         _unwrap(_js().cookieWrite(assignment))
 
 
 class BrowserLocalStorage:
     """`window.localStorage`; every call raises OSError when storage is blocked or full."""
 
+    def __init__(self) -> None:
+        self._get = _js().storageGet
+
     def get_item(self, key: str) -> "Optional[str]":
-        return _unwrap(_js().storageGet(key))
+        return _unwrap(self._get(key))
 
     def set_item(self, key: str, value: str) -> None:
         _unwrap(_js().storageSet(key, value))
@@ -183,6 +200,7 @@ def _make_callback(fn_id: int) -> "Callable[..., None]":
     """A Python callable that calls the page's JS function number `fn_id` with JSON arguments."""
 
     def callback(*args: "Any") -> None:
+        _page_jar().hint = -1  # the page's function may change cookies
         _js().callback(fn_id, json.dumps(list(args)))
 
     return callback
@@ -201,14 +219,25 @@ def start(options_json: str) -> str:
     return "true"
 
 
-def call(name: str, args_json: str) -> str:
-    """Run JS method `name` with the JSON array `args_json`; the result as JSON. Never raises."""
+def _page_jar() -> "Any":
+    return get_tracker().host.cookies
+
+
+def call(name: str, args_json: str, cookie_version: int = -1) -> str:
+    """Run JS method `name` with the JSON array `args_json`; the result as JSON. Never raises.
+
+    `cookie_version` is the loader's number for `document.cookie` as the call began.
+    """
+    jar = _page_jar()
     try:
+        jar.hint = cookie_version
         args = [] if args_json == "[]" else json.loads(args_json)
         return json.dumps(dispatch.call(get_tracker(), name, args, _make_callback))
     except Exception as exc:
         _warn("%s failed: %r" % (name, exc))
         return "null"
+    finally:
+        jar.hint = -1
 
 
 def methods() -> str:

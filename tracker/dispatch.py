@@ -122,7 +122,7 @@ def call(
         return None
     if not isinstance(args, list):
         args = [] if args is None else [args]
-    if make_callback is not None:
+    if args and make_callback is not None:
         args = [_revive(value, make_callback) for value in args]
     try:
         result = handler(tracker, args)
