@@ -196,6 +196,7 @@
 
   function render() {
     if (document.readyState === 'loading') return;
+    fillShared();
     show('runtime', runtime);
     show('status', status);
     var badge = document.getElementById('status');
@@ -209,8 +210,40 @@
     });
   }
 
+  /* The nav bar and the storage card every page shares, filled into
+     <nav data-demo-nav> and <section data-demo-storage> (ids listed in each page). */
+  var SHARED = {
+    '[data-demo-nav]':
+    '  <span class="brand">tracker demo</span>\n' +
+    '  <a id="nav-index" data-page href="/index.html">User tokens</a>\n' +
+    '  <a id="nav-identity" data-page href="/identity.html">Identity</a>\n' +
+    '  <a id="nav-consent" data-page href="/consent.html">Consent</a>\n' +
+    '  <a id="nav-pyscript" data-page href="/pyscript.html">PyScript</a>\n' +
+    '  <span class="spacer"></span>\n' +
+    '  <span class="runtime">runtime:\n' +
+    '    <a id="runtime-micropython" href="?runtime=micropython">MicroPython</a>\n' +
+    '    <a id="runtime-pyodide" href="?runtime=pyodide">Pyodide</a>\n' +
+    '  </span>\n' +
+    '  <span id="status" class="status">loading</span>\n',
+    '[data-demo-storage]':
+    '    <h2>Storage</h2>\n' +
+    '    <p class="hint">document.cookie: <code id="cookies" class="value"></code></p>\n' +
+    '    <div class="grid">\n' +
+    '      <table class="kv"><caption class="muted">cookies</caption><tbody id="cookie-table"></tbody></table>\n' +
+    '      <table class="kv"><caption class="muted">localStorage</caption><tbody id="local-storage"></tbody></table>\n' +
+    '    </div>\n'
+  };
+
+  function fillShared() {
+    Object.keys(SHARED).forEach(function (selector) {
+      var element = document.querySelector(selector);
+      if (element && !element.firstElementChild) element.innerHTML = SHARED[selector];
+    });
+  }
+
   /* Keep the runtime choice on every nav link, and mark the current page and runtime. */
   function wireNav() {
+    fillShared();
     var links = document.querySelectorAll('nav a[data-page]');
     Array.prototype.forEach.call(links, function (a) {
       var url = new URL(a.getAttribute('href'), location.href);
