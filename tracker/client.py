@@ -514,62 +514,49 @@ class Tracker:
         traits: "Any",
     ) -> str:
         """Record one event, reading `document.cookie` at most once while doing so."""
-        self._cookies.hold()
-        try:
-            return self._record_event(kind, name, properties, context, traits)
-        finally:
-            self._cookies.release()
-
-    def _record_event(
-        self,
-        kind: str,
-        name: "Any",
-        properties: "dict[str, Any]",
-        context: "dict[str, Any]",
-        traits: "Any",
-    ) -> str:
-        ids: "Dict[str, Any]" = {}
-        if self._sends_ids():
-            ids = {
-                "anonymousId": self.get_anonymous_id(),
-                "userId": self.store.get(self.slots["userId"]),
-                "userToken": self._user_token,
-                "authenticatedUserToken": self._authenticated_user_token,
-            }
-            if traits:
-                ids["traits"] = traits
-        else:
-            context.pop("traits", None)
-        current = self._session(True)
-        if current is not None:
-            context["session"] = {"id": current["id"], "index": current["index"]}
-        message_id = self._new_id()
-        event = build_event(
-            kind,
-            name,
-            properties,
-            message_id,
-            self.host.now_ms(),
-            self.options["appId"],
-            ids,
-            context,
-        )
-        buffer = self._events()
-        buffer.append(event)
-        self._encoded.append(json.dumps(event))
-        if len(buffer) > MAX_BUFFERED:
-            del buffer[0]
-            del self._encoded[0]
-            if not self._buffer_full:
-                self._buffer_full = True
-                self._warn(
-                    "event buffer full (%d events, no collector reached); dropping the oldest"
-                    % MAX_BUFFERED
-                )
-        else:
-            self._buffer_full = False
-        self._save_buffer()
-        return message_id
+        with self._cookies.steady_reads():
+            ids: "Dict[str, Any]" = {}
+            if self._sends_ids():
+                ids = {
+                    "anonymousId": self.get_anonymous_id(),
+                    "userId": self.store.get(self.slots["userId"]),
+                    "userToken": self._user_token,
+                    "authenticatedUserToken": self._authenticated_user_token,
+                }
+                if traits:
+                    ids["traits"] = traits
+            else:
+                context.pop("traits", None)
+            current = self._session(True)
+            if current is not None:
+                context["session"] = {"id": current["id"], "index": current["index"]}
+            message_id = self._new_id()
+            event = build_event(
+                kind,
+                name,
+                properties,
+                message_id,
+                self.host.now_ms(),
+                self.options["appId"],
+                ids,
+                context,
+            )
+            buffer = self._events()
+            buffer.append(event)
+            self._encoded.append(json.dumps(event))
+            if len(buffer) > MAX_BUFFERED:
+                del buffer[0]
+                del self._encoded[0]
+                if not self._buffer_full:
+                    self._buffer_full = True
+                    self._warn(
+                        "event buffer full (%d events, no collector reached); dropping the oldest"
+                        % MAX_BUFFERED
+                    )
+            else:
+                self._buffer_full = False
+            self._save_buffer()
+            return message_id
 
     def _save_buffer(self) -> None:
         """Persist the buffer once the page's current synchronous work is done (once per

@@ -237,7 +237,7 @@ class CookieStorage(_Guarded):
     def text(self) -> "Optional[str]":
         """Read `document.cookie` once; `value()` then answers from this reading.
 
-        Between `hold()` and `release()` (one tracker call) and with nothing written since,
+        Within `steady_reads()` (one tracker call) and with nothing written since,
         the last reading is reused instead of asking the browser again.
         """
         if self._jar is None:
@@ -259,12 +259,16 @@ class CookieStorage(_Guarded):
         self._fresh = True
         return raw
 
-    def hold(self) -> None:
-        """From the next reading on, reuse it until `release()` or a cookie write."""
+    def steady_reads(self) -> "CookieStorage":
+        """`with cookies.steady_reads():` reuse one reading of `document.cookie` for the
+        whole block, until a cookie is written."""
+        return self
+
+    def __enter__(self) -> None:
         self.steady = True
         self._fresh = False
 
-    def release(self) -> None:
+    def __exit__(self, *exc: "Any") -> None:
         self.steady = False
 
     def _cookies(self) -> "dict[str, str]":
