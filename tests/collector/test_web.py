@@ -1,4 +1,5 @@
-"""The demo pages as served: each loads the tracker the spec's way and has the ids it lists."""
+"""The demo pages as served: each loads the tracker the spec's way and has the ids it lists
+(its own, or the nav bar and storage card that demo.js fills in)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,10 @@ def test_page_loads_tracker_and_has_listed_ids(real_site: Any, page: str) -> Non
     assert STUB in html
     assert '<script src="/demo.js"></script>' in html
     assert "Demo.loadTracker()" in html
-    ids = set(re.findall(r'\bid="([^"]+)"', html))
+    assert "<nav data-demo-nav></nav>" in html
+    assert "data-demo-storage" in html
+    shared = (REPO_ROOT / "web" / "demo.js").read_text()
+    ids = set(re.findall(r'\bid="([^"]+)"', html + shared))
     listed = _listed_ids(html)
     assert listed, "the page lists its ids in the header comment"
     assert listed - ids == set(), "ids listed in the header but missing from the page"
