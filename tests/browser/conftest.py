@@ -78,12 +78,21 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "collector",
-                "--host", "127.0.0.1", "--port", str(port),
-                "--db", str(tmp / "events.db"),
+                sys.executable,
+                "-m",
+                "collector",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--db",
+                str(tmp / "events.db"),
                 # TRACKER_TEST_DIST: serve another build (e.g. one under investigation).
-                *(["--dist", os.environ["TRACKER_TEST_DIST"]]
-                  if os.environ.get("TRACKER_TEST_DIST") else []),
+                *(
+                    ["--dist", os.environ["TRACKER_TEST_DIST"]]
+                    if os.environ.get("TRACKER_TEST_DIST")
+                    else []
+                ),
             ],
             cwd=ROOT,
             stdout=log,

@@ -15,13 +15,24 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 # Pyodide needs several seconds to start on a busy 2-core machine; MicroPython well under one.
 READY_TIMEOUT_MS = 60_000
 
+# The tracker's storage keys (spec section 3), as the page sees them.
+USER_KEYS = {
+    "_ALGOLIA",
+    "ajs_anonymous_id",
+    "ajs_user_id",
+    "ajs_user_traits",
+    "ajs_group_id",
+    "ajs_group_properties",
+}
+SESSION_KEY = "_trk_ses"
+QUEUE_KEY = "_trk_queue"
+TRACKER_KEYS = USER_KEYS | {SESSION_KEY, QUEUE_KEY}
+
 UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 UUID4_RE = re.compile(rf"^{UUID4}$")
 ANON_TOKEN_RE = re.compile(rf"^anonymous-{UUID4}$")
 
-STUB = (
-    "window.{g} = window.{g} || function () {{ ({g}.q = {g}.q || []).push(arguments); }};"
-)
+STUB = "window.{g} = window.{g} || function () {{ ({g}.q = {g}.q || []).push(arguments); }};"
 
 
 # --- page log --------------------------------------------------------------------------------
@@ -76,7 +87,7 @@ def build_page(
     if after:
         later = "<script>\n    " + "\n    ".join(after) + "\n  </script>\n"
     return (
-        "<!doctype html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>t</title>\n"
+        '<!doctype html>\n<html>\n<head>\n<meta charset="utf-8">\n<title>t</title>\n'
         f"<script>\n    {lines}\n  </script>\n"
         f'<script src="/dist/tracker.js" data-runtime="{runtime}"{gattr}{tag_attrs} async>'
         "</script>\n"
@@ -126,9 +137,7 @@ class TrackerPage:
         ready: bool = True,
     ) -> None:
         """Serve a page built by :func:`build_page`, load it, and wait for ``ready``."""
-        html = build_page(
-            self.runtime, statements, global_name=global_name, after=after, body=body
-        )
+        html = build_page(self.runtime, statements, global_name=global_name, after=after, body=body)
         self.global_name = global_name
         self.page.goto(self.serve(name, html))
         if ready:
@@ -256,5 +265,3 @@ class TrackerPage:
 
     def document_cookie(self) -> str:
         return str(self.page.evaluate("() => document.cookie"))
-
-

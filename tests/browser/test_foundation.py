@@ -189,8 +189,7 @@ def test_unknown_method_warns_once_and_page_keeps_running(tp: TrackerPage):
     assert len(tp.wait_for_warnings(1, "noSuchMethod")) == 1
     assert tp.call("getUserToken") == "after-unknown"
     tp.js(
-        "tracker.ready.then(() => { tracker('alsoNotAMethod');"
-        " window.afterUnknownCall = 'ran'; });"
+        "tracker.ready.then(() => { tracker('alsoNotAMethod'); window.afterUnknownCall = 'ran'; });"
     )
     assert tp.wait_for("window.afterUnknownCall") == "ran"
     assert len(tp.wait_for_warnings(1, "alsoNotAMethod")) == 1
@@ -239,8 +238,7 @@ def test_on_user_token_change_immediate_calls_back_at_once_then_on_changes(tp: T
     token too; as in search-insights a new callback replaces the previous one."""
     tp.open(INIT, "tracker('setUserToken', 'first');")
     tp.js(
-        "window.seen = [];"
-        "tracker.onUserTokenChange(t => window.seen.push(t), { immediate: true });"
+        "window.seen = [];tracker.onUserTokenChange(t => window.seen.push(t), { immediate: true });"
     )
     assert tp.wait_for("window.seen.length >= 1 && window.seen") == ["first"]
     tp.call("setUserToken", "second")
@@ -260,8 +258,10 @@ def test_data_global_renames_the_global(tp: TrackerPage):
     assert ANON_TOKEN_RE.match(token)
     assert tp.cookie_value("_ALGOLIA") == token
     assert tp.page.evaluate("() => typeof window.tracker") == "undefined"
-    assert tp.page.evaluate("() => { aa('setUserToken', 'via-aa'); return aa.getUserToken(); }") \
+    assert (
+        tp.page.evaluate("() => { aa('setUserToken', 'via-aa'); return aa.getUserToken(); }")
         == "via-aa"
+    )
 
 
 def test_reinit_keeps_stored_identities(tp: TrackerPage):
@@ -278,6 +278,7 @@ def test_reinit_keeps_stored_identities(tp: TrackerPage):
 def test_failed_runtime_download_leaves_page_working_and_warns(tp: TrackerPage):
     """When the runtime's files cannot be fetched the page keeps running, calls are
     harmless, nothing throws into the page, and a warning says what happened."""
+
     def block(route: Any) -> None:
         if route.request.url.split("?")[0].endswith("/dist/tracker.js"):
             route.continue_()
@@ -296,10 +297,10 @@ def test_failed_runtime_download_leaves_page_working_and_warns(tp: TrackerPage):
     )
     assert tp.wait_for_warnings(1, settle_ms=0), f"no console warning: {tp.log.messages}"
     assert tp.js("return window.laterScriptRan") is True
-    assert tp.js(
-        "tracker('setUserToken', 'x'); tracker(() => {});"
-        "return typeof tracker;"
-    ) == "function"
+    assert (
+        tp.js("tracker('setUserToken', 'x'); tracker(() => {});return typeof tracker;")
+        == "function"
+    )
     tp.page.wait_for_timeout(300)
     tp.log.assert_no_page_errors()
 
@@ -308,8 +309,15 @@ def test_values_cross_the_bridge_as_plain_js_values(tp: TrackerPage):
     """Nested JS values go into Python and come back equal, as plain objects and arrays."""
     tp.open(INIT)
     traits = {
-        "n": 1.5, "big": 2**40, "neg": -3, "yes": True, "no": False, "nil": None,
-        "list": [1, "x", {"k": "v"}], "obj": {"deep": {"er": ["é", "☃", "😀"]}}, "empty": {},
+        "n": 1.5,
+        "big": 2**40,
+        "neg": -3,
+        "yes": True,
+        "no": False,
+        "nil": None,
+        "list": [1, "x", {"k": "v"}],
+        "obj": {"deep": {"er": ["é", "☃", "😀"]}},
+        "empty": {},
     }
     got = tp.js(
         "tracker.identify('user-1', arg);"

@@ -9,21 +9,11 @@ from typing import Any
 
 import pytest
 
-from .support import ANON_TOKEN_RE, UUID4_RE, TrackerPage, stored
+from .support import ANON_TOKEN_RE, TRACKER_KEYS, UUID4_RE, TrackerPage, stored
 
 ONE_YEAR_S = 365 * 24 * 3600
 INIT = "tracker('init', {});"
 
-TRACKER_KEYS = {
-    "_ALGOLIA",
-    "ajs_anonymous_id",
-    "ajs_user_id",
-    "ajs_user_traits",
-    "ajs_group_id",
-    "ajs_group_properties",
-    "_trk_ses",
-    "_trk_queue",
-}
 
 # Safari private mode / quota exceeded: every Storage call throws.
 LOCAL_STORAGE_CALLS_THROW = """
@@ -224,7 +214,11 @@ def test_empty_traits_object_clears_cached_traits(tp: TrackerPage):
 
 IDENTITY_COOKIES = {"_ALGOLIA", "ajs_anonymous_id", "ajs_user_id", "ajs_group_id"}
 IDENTITY_LOCAL = {
-    "ajs_anonymous_id", "ajs_user_id", "ajs_user_traits", "ajs_group_id", "ajs_group_properties"
+    "ajs_anonymous_id",
+    "ajs_user_id",
+    "ajs_user_traits",
+    "ajs_group_id",
+    "ajs_group_properties",
 }
 
 
@@ -339,8 +333,11 @@ def test_throwing_local_storage_still_gives_a_working_id(tp: TrackerPage, blocke
     """localStorage that throws: the id lives in the cookie, survives a reload, a warning
     says so, and nothing throws into the page."""
     tp.page.add_init_script(blocker)
-    tp.open(INIT, "tracker('identify', 'user-1', { plan: 'pro' });",
-            after=["window.pageScriptRan = true;"])
+    tp.open(
+        INIT,
+        "tracker('identify', 'user-1', { plan: 'pro' });",
+        after=["window.pageScriptRan = true;"],
+    )
     ids = _ids(tp)
     assert UUID4_RE.match(ids["anonymousId"])
     assert ids["userId"] == "user-1" and ids["traits"] == {"plan": "pro"}

@@ -10,31 +10,29 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from .support import ANON_TOKEN_RE, UUID4_RE, TrackerPage, stored
+from .support import (
+    ANON_TOKEN_RE,
+    QUEUE_KEY,
+    SESSION_KEY,
+    TRACKER_KEYS,
+    USER_KEYS,
+    UUID4_RE,
+    TrackerPage,
+    stored,
+)
 
 INIT = "tracker('init', {});"
-USER_KEYS = {
-    "_ALGOLIA",
-    "ajs_anonymous_id",
-    "ajs_user_id",
-    "ajs_user_traits",
-    "ajs_group_id",
-    "ajs_group_properties",
-}
-SESSION_KEY = "_trk_ses"
-QUEUE_KEY = "_trk_queue"
-ALL_KEYS = USER_KEYS | {SESSION_KEY, QUEUE_KEY}
 
 
 def _stored_keys(tp: TrackerPage) -> tuple[set[str], set[str]]:
     """The tracker's keys in the real cookie jar and in localStorage."""
-    return set(tp.cookies()) & ALL_KEYS, set(tp.local_storage()) & ALL_KEYS
+    return set(tp.cookies()) & TRACKER_KEYS, set(tp.local_storage()) & TRACKER_KEYS
 
 
 def _snapshot(tp: TrackerPage) -> dict[str, Any]:
     """Every tracker key's raw value, in cookies and localStorage."""
-    cookies = {k: c["value"] for k, c in tp.cookies().items() if k in ALL_KEYS}
-    local = {k: v for k, v in tp.local_storage().items() if k in ALL_KEYS}
+    cookies = {k: c["value"] for k, c in tp.cookies().items() if k in TRACKER_KEYS}
+    local = {k: v for k, v in tp.local_storage().items() if k in TRACKER_KEYS}
     return {"cookie": cookies, "localStorage": local}
 
 
@@ -121,8 +119,7 @@ def test_toggling_anonymous_tracking_stops_and_resumes_identifiers(tp: TrackerPa
         "return [tracker.getAnonymousId(), tracker.getUserToken(), tracker.user().id()]"
     ) == [None, None, None]
     tp.js(
-        "tracker.setAnonymousUserToken(); tracker.track('While anonymous');"
-        "tracker.getSessionId();"
+        "tracker.setAnonymousUserToken(); tracker.track('While anonymous');tracker.getSessionId();"
     )
     after = _snapshot(tp)
     for place in ("cookie", "localStorage"):
@@ -170,7 +167,7 @@ def test_session_ids_reset_when_moving_from_local_storage_to_cookies(tp: Tracker
     first = tp.call("getSessionId")
     assert UUID4_RE.match(first)
     assert _session_id(tp.local_storage().get(SESSION_KEY)) == first
-    assert not set(tp.cookies()) & ALL_KEYS
+    assert not set(tp.cookies()) & TRACKER_KEYS
     tp.command(
         "enableAnonymousTracking",
         {"options": {"withSessionTracking": True}, "stateStorageStrategy": "cookieAndLocalStorage"},
@@ -235,7 +232,11 @@ def test_clear_user_data_removes_stored_ids_and_memory_unless_preserved(
     )
     if preserve_user:
         assert (after["a"], after["t"], after["auth"], after["u"]) == (
-            before["a"], before["t"], "auth-1", "user-1")
+            before["a"],
+            before["t"],
+            "auth-1",
+            "user-1",
+        )
     else:
         assert UUID4_RE.match(after["a"]) and after["a"] != before["a"]
         assert (after["t"], after["auth"], after["u"]) == (None, None, None)
