@@ -27,7 +27,6 @@ __all__ = [
     "StateStore",
     "cookie_assignment",
     "decode_value",
-    "encode_value",
     "http_date",
     "parse_cookies",
     "percent_decode",
@@ -156,13 +155,6 @@ def cookie_assignment(
     return "; ".join(parts)
 
 
-def encode_value(value: "Any", plain_strings: bool) -> str:
-    """Text to store for a state value: strings as they are (cookies) or JSON (localStorage)."""
-    if plain_strings and isinstance(value, str):
-        return value
-    return json.dumps(value)
-
-
 def decode_value(text: str) -> "Any":
     """The state value stored as `text`: JSON when it looks like JSON, else the text itself.
 
@@ -182,10 +174,8 @@ class _Guarded:
     def __init__(self, warn: "Callable[[str], None]") -> None:
         self._warn = warn
         self._warned = False
-        self.failed = False
 
     def _failure(self, action: str, exc: BaseException) -> None:
-        self.failed = True
         if not self._warned:
             self._warned = True
             self._warn(
@@ -450,10 +440,10 @@ class StateStore:
         if found is None:
             text = self.memory.get(slot.key) if memory else None
             return None if text is None else decode_value(text)
+        text = json.dumps(found)
         if stale and self.allow(slot):
-            for store in stale:
-                store.set(slot.key, encode_value(found, store is self.cookies), slot.max_age_s)
-        self.memory.set(slot.key, encode_value(found, False))
+            self._put(stale, slot, found, text)
+        self.memory.set(slot.key, text)
         if cookie_text is not None and self.cookies not in stale:
             self._known[slot.key] = (cookie_text, self.strategy, found)
         return found
@@ -461,7 +451,7 @@ class StateStore:
     def set(self, slot: Slot, value: "Any", json_text: "Optional[str]" = None) -> bool:
         """Store `value` (`json_text`: the same, already JSON-encoded); False, with a
         warning, when it is too large to be state."""
-        text = encode_value(value, False) if json_text is None else json_text
+        text = json.dumps(value) if json_text is None else json_text
         if len(text) > slot.max_chars:
             self._warn(
                 "%s is %d characters once encoded, over the %d limit; not stored"
@@ -471,10 +461,15 @@ class StateStore:
         self._known.pop(slot.key, None)
         self.memory.set(slot.key, text)
         if self.allow(slot):
-            plain = value if isinstance(value, str) else text
-            for store in self.places(slot):
-                store.set(slot.key, plain if store is self.cookies else text, slot.max_age_s)
+            self._put(self.places(slot), slot, value, text)
         return True
+
+    def _put(self, stores: "list[Any]", slot: Slot, value: "Any", text: str) -> None:
+        """Write `value` (JSON `text`) to `stores`: localStorage holds JSON, as analytics.js
+        writes it; cookies hold strings as they are (search-insights' `_ALGOLIA`)."""
+        plain = value if isinstance(value, str) else text
+        for store in stores:
+            store.set(slot.key, plain if store is self.cookies else text, slot.max_age_s)
 
     def remove(self, slot: Slot, keep_memory: bool = False) -> None:
         """Forget the slot everywhere it may be, whatever the strategy."""
