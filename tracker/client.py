@@ -277,6 +277,13 @@ class Tracker:
         value = self.store.get(self.slots[name])
         return dict(value) if isinstance(value, dict) else {}
 
+    def _traits(self, name: str, value: "tuple", method: str) -> "dict[str, Any]":
+        """`user().traits(t?)` / `group().traits(t?)`: replace the cache when given an
+        object; the cached traits, or {} while anonymous tracking forbids them."""
+        if value and self._check_traits_arg(value[0], method):
+            self.store.set(self.slots[name], dict(value[0]))
+        return self._stored_traits(name) if self._sends_ids() else {}
+
     def identify(
         self, user_id: "Any" = None, traits: "Any" = None, options: "Any" = None
     ) -> "Optional[str]":
@@ -617,10 +624,7 @@ class User:
 
     def traits(self, *value: "Any") -> "dict[str, Any]":
         """The cached traits; with an object replace them (`traits({})` clears)."""
-        t = self._tracker
-        if value and t._check_traits_arg(value[0], "user().traits"):
-            t.store.set(t.slots["userTraits"], dict(value[0]))
-        return t._stored_traits("userTraits") if t._sends_ids() else {}
+        return self._tracker._traits("userTraits", value, "user().traits")
 
 
 class Group:
@@ -634,7 +638,4 @@ class Group:
 
     def traits(self, *value: "Any") -> "dict[str, Any]":
         """The group's cached traits; with an object replace them (`traits({})` clears)."""
-        t = self._tracker
-        if value and t._check_traits_arg(value[0], "group().traits"):
-            t.store.set(t.slots["groupTraits"], dict(value[0]))
-        return t._stored_traits("groupTraits") if t._sends_ids() else {}
+        return self._tracker._traits("groupTraits", value, "group().traits")
