@@ -60,7 +60,10 @@
     }
 
     function invoke(method, args) {
-      if (state !== 'ready') return undefined;
+      if (state !== 'ready') {
+        if (method === 'flush' && typeof args[0] === 'function') args[0]();  /* nothing to send */
+        return undefined;
+      }
       if (typeof method !== 'string') {
         warn('unknown method ' + String(method));
         return undefined;
@@ -123,6 +126,23 @@
     for (var i = 0; i < METHODS.length; i++) {
       Object.defineProperty(tracker, METHODS[i], { value: direct(METHODS[i]), configurable: true, writable: true });
     }
+    /* flush() returns a Promise, settled once the buffer is empty or the collector is
+       unreachable (Python calls `resolve` back), or at once when the tracker cannot load. */
+    Object.defineProperty(tracker, 'flush', {
+      value: function () {
+        return new Promise(function (resolve) {
+          try {
+            if (state === 'loading') pending.push(['flush', resolve]);
+            else invoke('flush', [resolve]);
+          } catch (e) {
+            warn('flush failed: ' + describe(e));
+            resolve();
+          }
+        });
+      },
+      configurable: true,
+      writable: true
+    });
     tracker.ready = ready;
     tracker.q = pending;
     window[name] = tracker;

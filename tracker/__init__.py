@@ -41,6 +41,7 @@ API = (
     "track",
     "page",
     "get_buffered_events",
+    "flush",
 )
 """The page tracker's methods, also reachable as functions of this module."""
 

@@ -46,14 +46,63 @@ function cookieVersion() {
   return cookies.version;
 }
 function warn(m) { try { console.warn('[tracker] ' + m); } catch (e) {} }
-function defer(f) {
-  queueMicrotask(function () {
-    try { f(); } catch (e) { warn('deferred work failed: ' + ((e && e.message) || e)); }
-  });
+function run(f, arg, what) {
+  try {
+    if (arg === undefined) f(); else f(arg);
+  } catch (e) {
+    warn(what + ' failed: ' + ((e && e.message) || e));
+  }
 }
+function defer(f) {
+  queueMicrotask(function () { run(f, undefined, 'deferred work'); });
+}
+var page = { key: null };
 return {
   warn: warn,
   defer: defer,
+  send: function (method, url, body, contentType, headersJson, keepalive, done) {
+    var answered = false;
+    function answer(status) {
+      if (answered) return;
+      answered = true;
+      run(done, status, 'handling an answer of the collector');
+    }
+    try {
+      var headers = JSON.parse(headersJson);
+      if (contentType) headers['Content-Type'] = contentType;
+      var init = { method: method, headers: headers, keepalive: !!keepalive,
+                   credentials: 'include', mode: 'cors', cache: 'no-store' };
+      if (body) init.body = body;
+      fetch(url, init).then(function (r) { answer(r.status); }, function () { answer(0); });
+    } catch (e) {
+      queueMicrotask(function () { answer(0); });
+    }
+  },
+  beacon: function (url, body) {
+    try { return navigator.sendBeacon(url, body) ? 1 : 0; } catch (e) { return 0; }
+  },
+  schedule: function (f, ms) {
+    setTimeout(function () { run(f, undefined, 'scheduled work'); }, ms);
+  },
+  listen: function (f) {
+    document.addEventListener('visibilitychange', function () {
+      if (document.visibilityState === 'hidden') run(f, 'hidden', 'page hide');
+    });
+    window.addEventListener('pagehide', function () { run(f, 'pagehide', 'page hide'); });
+    window.addEventListener('online', function () { run(f, 'online', 'going online'); });
+  },
+  pageInfo: function () {
+    try {
+      var key = location.href + ' | ' + document.referrer + ' | ' + document.title;
+      if (key === page.key) return '=';
+      page.key = key;
+      return JSON.stringify({ url: location.href, path: location.pathname,
+                              referrer: document.referrer, title: document.title,
+                              userAgent: navigator.userAgent });
+    } catch (e) {
+      return '{}';
+    }
+  },
   randomHex: function (n) {
     var hex = '';
     for (var done = 0; done < n; done += 65536) {
@@ -169,13 +218,65 @@ def _warn(message: str) -> None:
     _js().warn(message)
 
 
-def _js_function(fn: "Callable[..., Any]") -> "Any":
+def _js_function(fn: "Callable[..., Any]", once: bool = True) -> "Any":
     """`fn` as something JS may call later: Pyodide frees plain proxies after the call."""
     try:
-        from pyodide.ffi import create_once_callable
+        from pyodide.ffi import create_once_callable, create_proxy
     except ImportError:  # MicroPython keeps proxies of Python functions alive
         return fn
-    return create_once_callable(fn)
+    return create_once_callable(fn) if once else create_proxy(fn)
+
+
+def _guarded(fn: "Callable[..., Any]", what: str) -> "Callable[..., None]":
+    """`fn` for JS to call back: a Python error becomes one warning, never a JS exception."""
+
+    def run(*args: "Any") -> None:
+        try:
+            fn(*args)
+        except Exception as exc:
+            _warn("%s failed: %r" % (what, exc))
+
+    return run
+
+
+def _send(request: "Any", on_done: "Callable[[int], Any]") -> None:
+    """Start `request` with `fetch` (keepalive, credentials); `on_done(status)` later."""
+    _js().send(
+        request.method,
+        request.url,
+        request.body or "",
+        request.content_type or "",
+        json.dumps(request.headers),
+        1 if request.keepalive else 0,
+        _js_function(_guarded(lambda status: on_done(int(status)), "delivery")),
+    )
+
+
+def _beacon(url: str, body: "Optional[str]") -> bool:
+    """`navigator.sendBeacon(url, body)`: False when the browser refuses it."""
+    return bool(int(_js().beacon(url, body or "")))
+
+
+def _schedule(fn: "Callable[[], Any]", delay_ms: float) -> None:
+    """`setTimeout(fn, delay_ms)`."""
+    _js().schedule(_js_function(_guarded(fn, "scheduled work")), int(delay_ms))
+
+
+def _listen(fn: "Callable[[str], Any]") -> None:
+    """Call `fn(kind)` when the page is hidden, goes away or comes back online."""
+    _js().listen(_js_function(_guarded(lambda kind: fn(str(kind)), "page event"), False))
+
+
+_page_info: "dict[str, Any]" = {}
+
+
+def _page() -> "dict[str, Any]":
+    """The page's url, path, referrer, title and user agent (read again when they change)."""
+    global _page_info
+    text = str(_js().pageInfo())
+    if text != "=":
+        _page_info = json.loads(text)
+    return _page_info
 
 
 def _defer(fn: "Callable[[], Any]") -> None:
@@ -193,6 +294,11 @@ def make_host() -> Host:
         local_storage=BrowserLocalStorage(),
         secure=str(js.location.protocol) == "https:",
         defer=_defer,
+        send=_send,
+        beacon=_beacon,
+        schedule=_schedule,
+        listen=_listen,
+        page=_page,
     )
 
 

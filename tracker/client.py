@@ -8,9 +8,11 @@ import json
 
 from . import privacy, session
 from .config import DEFAULTS, ONE_YEAR_S, merge_options
-from .events import MAX_BUFFER_CHARS, MAX_BUFFERED, build_event, check_buffer, scrub
+from .delivery import Delivery
+from .events import MAX_BUFFER_CHARS, build_event, check_buffer, event_context, scrub
 from .host import Host, default_host
 from .identity import anonymous_user_token, check_id, check_token, is_anonymous_token, uuid4
+from .outbox import Outbox
 from .storage import (
     COOKIE,
     MAX_VALUE_CHARS,
@@ -24,7 +26,7 @@ from .storage import (
 TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as True
 
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Optional
+    from typing import Any, Callable, Dict, Optional
 
 __all__ = ["Group", "Tracker", "User"]
 
@@ -65,11 +67,14 @@ class Tracker:
         self._user_token: "Optional[str]" = None
         self._authenticated_user_token: "Optional[str]" = None
         self._token_listener: "Optional[Callable[[Optional[str]], Any]]" = None
-        self._buffer: "Optional[List[Dict[str, Any]]]" = None
-        self._encoded: "List[str]" = []
-        self._buffer_full = False
-        self._buffer_save_pending = False
         self._apply_options()
+        tab = None
+        if self.host.listen is not None:
+            tab = "".join("%02x" % b for b in self.host.random_bytes(6))
+        self.outbox = Outbox(tab, self.host.now_ms, self._load_queue, self._save_queue, self._warn)
+        self.outbox.max_size = self.options["maxQueueSize"]
+        self.delivery = Delivery(self.outbox, self.host, self._current_options)
+        self._started = False
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -89,6 +94,50 @@ class Tracker:
             if "anonymousId" in options:
                 self.set_anonymous_id(options["anonymousId"])
         self._resume()
+        self.outbox.max_size = self.options["maxQueueSize"]
+        self._start_delivery()
+
+    def _current_options(self) -> "Dict[str, Any]":
+        return self.options
+
+    def _start_delivery(self) -> None:
+        """On the first `init`: listen for page hide and take over events an earlier page
+        load left unsent; on every `init`, send what waits (the collector may be new)."""
+        if not self._started:
+            self._started = True
+            if self.host.listen is not None:
+                try:
+                    self.host.listen(self._page_event)
+                except Exception as exc:
+                    self._warn("could not listen for page hide: %r" % exc)
+            self.outbox.adopt()
+        if self.outbox.entries:
+            self.delivery.kick()
+
+    def _page_event(self, kind: str) -> None:
+        if kind == "online":
+            self.outbox.adopt()
+            self.delivery.online()
+        else:
+            self.delivery.page_hidden(kind)
+
+    def flush(self, callback: "Any" = None) -> None:
+        """Send every waiting event now; `callback()` runs once the buffer is empty or the
+        collector is unreachable (the JS `flush()` returns a Promise settled then)."""
+        if callback is not None and not callable(callback):
+            self._warn("flush: the callback must be a function")
+            callback = None
+        self.outbox.adopt()
+        self.delivery.flush(callback)
+
+    def _load_queue(self) -> "Any":
+        slot = self.slots["queue"]
+        return self.store.get(slot, memory=False) if self.store.places(slot) else None
+
+    def _save_queue(self, text: str) -> None:
+        slot = self.slots["queue"]
+        if self.store.places(slot):
+            self.store.set(slot, None, text)
 
     def _apply_options(self) -> None:
         opts = self.options
@@ -404,17 +453,18 @@ class Tracker:
         """Remove every stored identifier (all keys of the storage table) from cookies and
         localStorage, and the in-memory user and session identifiers unless preserved.
 
-        Events still waiting for the collector are kept in memory, with the identifiers
-        that are not preserved taken out, so clearing loses no event.
+        Events still waiting for the collector are kept, so clearing loses no event: in
+        memory without the identifiers that are not preserved, in storage without any.
         """
         keep_user = preserve_user is True
         keep_session = preserve_session is True
         for slot in self.slots.values():
+            if slot.kind == privacy.BUFFER:
+                continue
             keep = keep_session if slot.kind == privacy.SESSION else keep_user
-            self.store.remove(slot, keep_memory=keep or slot.kind == privacy.BUFFER)
-        for event in self._events():
-            scrub(event, not keep_user, not keep_session)
-        self._encoded = [json.dumps(event) for event in self._events()]
+            self.store.remove(slot, keep_memory=keep)
+        self.outbox.rewrite(lambda event: scrub(event, not keep_user, not keep_session))
+        self.outbox.save(lambda event: scrub(event, True, True))
         if not keep_user:
             self._user_token = None
             self._authenticated_user_token = None
@@ -520,7 +570,8 @@ class Tracker:
         context: "dict[str, Any]",
         traits: "Any",
     ) -> str:
-        """Record one event, reading `document.cookie` at most once while doing so."""
+        """Record one event and queue it for sending, reading `document.cookie` at most once."""
+        mode = self.options["anonymousTracking"]
         with self._cookies.steady_reads():
             ids: "Dict[str, Any]" = {}
             if self._sends_ids():
@@ -532,11 +583,12 @@ class Tracker:
                 }
                 if traits:
                     ids["traits"] = traits
-            else:
-                context.pop("traits", None)
+                if kind == "group":
+                    ids["groupId"] = self.store.get(self.slots["groupId"])
             current = self._session(True)
+            full = event_context(self._page(), context, mode)
             if current is not None:
-                context["session"] = {"id": current["id"], "index": current["index"]}
+                full["session"] = {"id": current["id"], "index": current["index"]}
             message_id = self._new_id()
             event = build_event(
                 kind,
@@ -546,55 +598,25 @@ class Tracker:
                 self.host.now_ms(),
                 self.options["appId"],
                 ids,
-                context,
+                full,
             )
-            buffer = self._events()
-            buffer.append(event)
-            self._encoded.append(json.dumps(event))
-            if len(buffer) > MAX_BUFFERED:
-                del buffer[0]
-                del self._encoded[0]
-                if not self._buffer_full:
-                    self._buffer_full = True
-                    self._warn(
-                        "event buffer full (%d events, no collector reached); dropping the oldest"
-                        % MAX_BUFFERED
-                    )
-            else:
-                self._buffer_full = False
-            self._save_buffer()
+            self.outbox.add(event, json.dumps(event))
+            self.delivery.kick()
             return message_id
 
-    def _save_buffer(self) -> None:
-        """Persist the buffer once the page's current synchronous work is done (once per
-        burst of calls, before any navigation), or at once where the host cannot defer."""
-        if self._buffer_save_pending:
-            return
-        if self.host.defer is not None:
-            self._buffer_save_pending = True
-            try:
-                self.host.defer(self._write_buffer)
-                return
-            except Exception as exc:
-                self._warn("could not defer saving the event buffer: %r" % exc)
-        self._write_buffer()
-
-    def _write_buffer(self) -> None:
-        """Store the buffer, joining each event's JSON (encoded once, when recorded)."""
-        self._buffer_save_pending = False
-        events = self._events()
-        self.store.set(self.slots["queue"], events, "[" + ", ".join(self._encoded) + "]")
-
-    def _events(self) -> "list[dict[str, Any]]":
-        if self._buffer is None:
-            stored = self.store.get(self.slots["queue"])
-            self._buffer = list(stored) if isinstance(stored, list) else []
-            self._encoded = [json.dumps(event) for event in self._buffer]
-        return self._buffer
+    def _page(self) -> "Optional[dict[str, Any]]":
+        page = self.host.page
+        if page is None:
+            return None
+        try:
+            return page()
+        except Exception as exc:
+            self._warn("could not read the page's url and title: %r" % exc)
+            return None
 
     def get_buffered_events(self) -> "list[dict[str, Any]]":
         """The events waiting for the collector, oldest first."""
-        return list(self._events())
+        return self.outbox.events()
 
 
 class User:

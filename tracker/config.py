@@ -47,6 +47,10 @@ DEFAULTS: "Dict[str, Any]" = {
     "eventMethod": "post",
     "sessionTimeout": 1800,
     "cookieNames": DEFAULT_COOKIE_NAMES,
+    "maxQueueSize": 1000,
+    "retryStatusCodes": [],
+    "dontRetryStatusCodes": [],
+    "respectGlobalPrivacyControl": False,
 }
 
 # Identities given at init are applied by the tracker, not kept as options.
@@ -90,6 +94,17 @@ def _check_option(name: str, value: "Any") -> "Optional[str]":
     elif name == "sessionTimeout":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             return "must be a positive number of seconds"
+    elif name == "maxQueueSize":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100000:
+            return "must be a whole number from 1 to 100000"
+    elif name in ("retryStatusCodes", "dontRetryStatusCodes"):
+        if not isinstance(value, list) or not all(
+            isinstance(c, int) and not isinstance(c, bool) and 100 <= c <= 599 for c in value
+        ):
+            return "must be a list of HTTP status codes (100-599)"
+    elif name == "respectGlobalPrivacyControl":
+        if not isinstance(value, bool):
+            return "must be true or false"
     elif name == "cookieNames":
         if not isinstance(value, dict):
             return "must be an object"

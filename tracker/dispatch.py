@@ -91,6 +91,7 @@ _COMMANDS: "Dict[str, Callable[[Any, List[Any]], Any]]" = {
     "track": lambda t, a: t.track(_arg(a, 0), _arg(a, 1), _arg(a, 2)),
     "page": lambda t, a: t.page(_arg(a, 0), _arg(a, 1), _arg(a, 2), _arg(a, 3)),
     "getBufferedEvents": lambda t, a: t.get_buffered_events(),
+    "flush": lambda t, a: t.flush(_arg(a, 0)),
 }
 
 METHODS = sorted(name for name in _COMMANDS if "." not in name)

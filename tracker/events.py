@@ -1,18 +1,28 @@
-"""Events as plain dicts: what a `track` or `page` call becomes before it is buffered.
+"""Events as plain dicts: what a `track`, `page`, `identify` or `group` call becomes.
 
 `build_event` only assembles; which identifiers it receives is decided by the
-tracker from the anonymous mode (see `tracker.privacy`).
+tracker from the anonymous mode (see `tracker.privacy`). The wire format is in
+docs/architecture.md.
 """
+
+from . import privacy
 
 TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as True
 
 if TYPE_CHECKING:
     from typing import Any, Dict, Optional
 
-__all__ = ["MAX_BUFFERED", "MAX_BUFFER_CHARS", "build_event", "check_buffer", "scrub"]
+__all__ = [
+    "LIBRARY",
+    "MAX_BUFFER_CHARS",
+    "build_event",
+    "check_buffer",
+    "event_context",
+    "scrub",
+]
 
-MAX_BUFFERED = 500
-"""Events kept waiting for the collector; past this the oldest are dropped with a warning."""
+LIBRARY = {"name": "tracker", "version": "0.1.0"}
+"""`context.library` on every event."""
 MAX_BUFFER_CHARS = 2_000_000
 """The stored buffer's size bound, well inside localStorage's usual 5 MB quota."""
 
@@ -46,14 +56,30 @@ def build_event(
     return event
 
 
+def event_context(
+    page: "Optional[dict[str, Any]]", given: "dict[str, Any]", mode: "Any"
+) -> "dict[str, Any]":
+    """An event's context: the page (url, path, referrer, title), user agent and library,
+    then the call's own `options.context` on top. `traits` only where the mode sends user
+    identifiers; `ip` not under server anonymisation (the collector must record none)."""
+    context: "Dict[str, Any]" = {"library": LIBRARY}
+    if page:
+        context["page"] = {
+            key: page[key] for key in ("url", "path", "referrer", "title") if key in page
+        }
+        if "userAgent" in page:
+            context["userAgent"] = page["userAgent"]
+    context.update(given)
+    if not privacy.sends_user_ids(mode):
+        context.pop("traits", None)
+    if privacy.server_anonymisation(mode):
+        context.pop("ip", None)
+    return context
+
+
 def check_buffer(value: "Any") -> "Optional[str]":
-    """Why a stored buffer is unusable, or None."""
-    if not isinstance(value, list):
-        return "not a list of events"
-    for event in value:
-        if not isinstance(event, dict) or not isinstance(event.get("messageId"), str):
-            return "holds something that is not an event"
-    return None
+    """Why a stored buffer is unusable, or None (entries are checked one by one on load)."""
+    return None if isinstance(value, list) else "not a list of events"
 
 
 def scrub(event: "Dict[str, Any]", user: bool, session: bool) -> None:

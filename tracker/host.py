@@ -21,6 +21,13 @@ class Host:
     place has no such store. Any of their calls may raise: storage handles it.
     `defer(fn)` runs `fn` once the caller's synchronous work is done (the browser:
     a microtask, before any navigation); None runs it at once.
+
+    Sending (None where the place cannot send; events then wait in the buffer):
+    `send(request, on_done)` starts a `tracker.transport.Request` with `keepalive` and
+    later calls `on_done(status)`, 0 for a network error; `beacon(url, body) -> bool`
+    is `navigator.sendBeacon`; `schedule(fn, delay_ms)` is `setTimeout`;
+    `listen(fn)` calls `fn(kind)` on page events: `"hidden"`, `"pagehide"`, `"online"`.
+    `page()` describes the page for event context: url, path, referrer, title, userAgent.
     """
 
     def __init__(
@@ -32,6 +39,11 @@ class Host:
         local_storage: "Optional[Any]" = None,
         secure: bool = False,
         defer: "Optional[Callable[[Callable[[], Any]], None]]" = None,
+        send: "Optional[Callable[[Any, Callable[[int], Any]], Any]]" = None,
+        beacon: "Optional[Callable[[str, Optional[str]], bool]]" = None,
+        schedule: "Optional[Callable[[Callable[[], Any], float], Any]]" = None,
+        listen: "Optional[Callable[[Callable[[str], Any]], Any]]" = None,
+        page: "Optional[Callable[[], dict[str, Any]]]" = None,
     ) -> None:
         self.now_ms = now_ms
         self.random_bytes = random_bytes
@@ -40,6 +52,11 @@ class Host:
         self.local_storage = local_storage
         self.secure = secure
         self.defer = defer
+        self.send = send
+        self.beacon = beacon
+        self.schedule = schedule
+        self.listen = listen
+        self.page = page
 
 
 def default_host() -> Host:

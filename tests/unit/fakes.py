@@ -98,14 +98,110 @@ class LocalStorage:
         self.items.pop(key, None)
 
 
-class Env:
-    """A fake page: clock, cookie jar, localStorage and the warnings the tracker logged."""
+class Loop:
+    """A JS event loop in miniature: tasks queued by `defer` and answers, timers by clock."""
 
-    def __init__(self, cookies_blocked=False, ignore_cookie_writes=False, ls_failing=False, seed=1):
+    def __init__(self, clock):
+        self.clock = clock
+        self.tasks = []
+        self.timers = []  # [due_ms, order, fn]
+        self._order = 0
+
+    def defer(self, fn):
+        self.tasks.append(fn)
+
+    def schedule(self, fn, delay_ms):
+        self._order += 1
+        self.timers.append([self.clock() + delay_ms, self._order, fn])
+
+    def run(self):
+        """Run queued tasks (and what they queue) until none is left."""
+        for _ in range(10000):
+            if not self.tasks:
+                return
+            self.tasks.pop(0)()
+        raise AssertionError("the loop does not settle")
+
+    def advance(self, seconds):
+        """Move the clock, firing due timers in order, running tasks after each."""
+        end = self.clock() + seconds * 1000
+        self.run()
+        while True:
+            due = [t for t in self.timers if t[0] <= end]
+            if not due:
+                break
+            first = min(due, key=lambda t: (t[0], t[1]))
+            self.timers.remove(first)
+            if first[0] > self.clock():
+                self.clock.now = first[0]
+            first[2]()
+            self.run()
+        self.clock.now = end
+
+
+class Transport:
+    """A fake collector connection. Each request takes the next scripted answer: a status,
+    "hang" (never answered), "error" (send raises); afterwards `default`. Answers arrive as
+    loop tasks, like `fetch` promises. `beacon_ok` is what `sendBeacon` returns."""
+
+    def __init__(self, loop):
+        self.loop = loop
+        self.script = []
+        self.default = 200
+        self.requests = []
+        self.answered = []
+        self.beacons = []
+        self.beacon_ok = True
+        self.hung = []
+
+    def send(self, request, on_done):
+        answer = self.script.pop(0) if self.script else self.default
+        if answer == "error":
+            raise OSError("network is down")
+        self.requests.append(request)
+        if answer == "hang":
+            self.hung.append((request, on_done))
+            return
+
+        def reply():
+            self.answered.append((request, answer))
+            on_done(answer)
+
+        self.loop.defer(reply)
+
+    def beacon(self, url, body):
+        if self.beacon_ok:
+            self.beacons.append((url, body))
+        return self.beacon_ok
+
+    def delivered_ids(self):
+        """messageIds of requests answered 2xx, in order, with repeats."""
+        return [i for r, status in self.answered if 200 <= status <= 299 for i in r.ids]
+
+
+class Env:
+    """A fake page: clock, cookie jar, localStorage and the warnings the tracker logged.
+
+    With `network=True` the host can also send (`transport`), defer and schedule (`loop`),
+    and page events reach the tracker (`hide()`, `pagehide()`, `online()`).
+    """
+
+    def __init__(
+        self,
+        cookies_blocked=False,
+        ignore_cookie_writes=False,
+        ls_failing=False,
+        seed=1,
+        network=False,
+    ):
         self.clock = Clock()
         self.jar = CookieJar(self.clock, cookies_blocked, ignore_cookie_writes)
         self.ls = LocalStorage(ls_failing)
         self.warnings = []
+        self.network = network
+        self.loop = Loop(self.clock)
+        self.transport = Transport(self.loop)
+        self.listeners = []
         self._random = random.Random(seed) if hasattr(random, "Random") else None
         if self._random is None:
             random.seed(seed)
@@ -115,7 +211,44 @@ class Env:
         return bytes([source.getrandbits(8) for _ in range(n)])
 
     def host(self):
-        return Host(self.clock, self.random_bytes, self.warnings.append, self.jar, self.ls)
+        if not self.network:
+            return Host(self.clock, self.random_bytes, self.warnings.append, self.jar, self.ls)
+        return Host(
+            self.clock,
+            self.random_bytes,
+            self.warnings.append,
+            self.jar,
+            self.ls,
+            defer=self.loop.defer,
+            send=self.transport.send,
+            beacon=self.transport.beacon,
+            schedule=self.loop.schedule,
+            listen=self.listeners.append,
+            page=self.page,
+        )
+
+    def page(self):
+        return {
+            "url": "https://shop.example/p?q=1",
+            "path": "/p",
+            "referrer": "https://search.example/",
+            "title": "Product",
+            "userAgent": "FakeBrowser/1.0",
+        }
+
+    def fire(self, kind):
+        """A page event (`hidden`, `pagehide`, `online`) for every tracker on this page."""
+        for listener in list(self.listeners):
+            listener(kind)
+        self.loop.run()
+
+    def reload(self, options=None):
+        """The page goes away (pagehide) and loads again with the same storage."""
+        self.fire("pagehide")
+        self.listeners = []
+        t = self.tracker(options)
+        self.loop.run()
+        return t
 
     def tracker(self, options=None):
         """A new tracker on this page (like a reload: memory is fresh, storage is kept)."""

@@ -1,5 +1,7 @@
 """Snowplow anonymous modes x storage strategies, run-time toggles, clearUserData, sessions."""
 
+import json
+
 from fakes import Env
 
 from tracker.identity import is_uuid4
@@ -165,7 +167,10 @@ def test_clear_user_data_removes_every_identifier_and_memory_unless_preserved():
             t.clear_user_data(preserve_session, preserve_user)
             case = (preserve_session, preserve_user)
             assert env.jar.cookies == {}, case
-            assert env.ls.items == {}, case
+            assert set(env.ls.items) == {"_trk_queue"}, case
+            for event in json.loads(env.ls.items["_trk_queue"]):
+                assert not set(event) & {"anonymousId", "userId", "userToken", "traits"}, case
+                assert "session" not in event["context"], case
             assert (t.get_anonymous_id() == anonymous_id) == preserve_user, case
             assert (t.get_user_token() is not None) == preserve_user, case
             assert (t.get_session_id() == session_id) == preserve_session, case
@@ -187,7 +192,8 @@ def test_clear_user_data_keeps_waiting_events_without_the_identifiers():
     t.identify("u1", {"a": 1})
     message_id = t.track("Order Completed", {"total": 3})
     t.clear_user_data()
-    assert "_trk_queue" not in env.ls.items
+    for stored in json.loads(env.ls.items["_trk_queue"]):
+        assert "userId" not in stored and "anonymousId" not in stored
     event = [e for e in t.get_buffered_events() if e["messageId"] == message_id][0]
     assert event["properties"] == {"total": 3}
     for key in ("anonymousId", "userId", "userToken"):

@@ -74,15 +74,13 @@ def test_garbage_buffer_in_local_storage_is_ignored():
 
 
 def test_full_buffer_drops_the_oldest_with_a_warning():
-    from tracker.events import MAX_BUFFERED
-
     env = Env()
-    t = env.tracker()
+    t = env.tracker({"maxQueueSize": 20})
     first = t.track("e0")
-    for i in range(MAX_BUFFERED):
+    for i in range(25):
         t.track("e%d" % (i + 1))
     events = t.get_buffered_events()
-    assert len(events) == MAX_BUFFERED
+    assert len(events) == 20
     assert events[0]["messageId"] != first
     assert len([w for w in env.warnings if "buffer full" in w]) == 1
 

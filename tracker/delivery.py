@@ -1,0 +1,298 @@
+"""Delivery rules: when waiting events are sent, and what each answer does to them.
+
+Events recorded in one JS task go out together once that task is done. An event
+leaves the outbox only when the collector answers 2xx; network errors, timeouts
+and retryable statuses keep it and retry with exponential backoff and jitter;
+any other status drops it with one warning, so one bad event never blocks the
+rest. When the page is hidden everything waiting is sent at once, by
+`sendBeacon` on `pagehide` when the method allows it.
+"""
+
+from . import privacy
+from .transport import JSON, TEXT, batch_requests, should_retry
+
+TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as True
+
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional
+
+    from .host import Host
+    from .outbox import Outbox
+
+__all__ = ["BACKOFF_BASE_MS", "BACKOFF_MAX_MS", "REQUEST_TIMEOUT_MS", "Delivery", "backoff_ms"]
+
+BACKOFF_BASE_MS = 1000
+BACKOFF_MAX_MS = 60000
+REQUEST_TIMEOUT_MS = 15000
+"""A request unanswered this long counts as a network error (its late answer still counts)."""
+
+
+def backoff_ms(failures: int, jitter: float) -> int:
+    """Wait before retry number `failures` (1, 2, ...): doubling from `BACKOFF_BASE_MS` up to
+    `BACKOFF_MAX_MS`, scaled by `jitter` in [0.5, 1.5) so tabs do not retry in step."""
+    delay = BACKOFF_BASE_MS * (2 ** min(max(failures - 1, 0), 16))
+    return int(min(delay, BACKOFF_MAX_MS) * jitter)
+
+
+class Delivery:
+    """Sends the outbox's events through the host and applies the answers.
+
+    `options()` returns the tracker's current options (collectorUrl, eventMethod,
+    anonymousTracking, retryStatusCodes, dontRetryStatusCodes).
+    """
+
+    def __init__(self, outbox: "Outbox", host: "Host", options: "Callable[[], Dict[str, Any]]"):
+        self.outbox = outbox
+        self.host = host
+        self._options = options
+        self._warn = host.warn
+        self._pending = False
+        self._in_flight = 0
+        self._round_failed = False
+        self._failures = 0
+        self._retry_at = 0.0
+        self._timer = False
+        self._waiters: "List[Callable[[], Any]]" = []
+        self._warned_status: "Dict[int, bool]" = {}
+        self._seq = 0
+
+    # -- when to send ------------------------------------------------------------------
+
+    def kick(self) -> None:
+        """Save and send once the caller's JS task is done (one request per task's events)."""
+        if self._pending:
+            return
+        self._pending = True
+        defer = self.host.defer
+        if defer is not None:
+            try:
+                defer(self._after_task)
+                return
+            except Exception as exc:
+                self._warn("could not defer sending events: %r" % exc)
+        self._after_task()
+
+    def _after_task(self) -> None:
+        self._pending = False
+        self.outbox.save()
+        self.send()
+
+    def flush(self, done: "Optional[Callable[[], Any]]" = None) -> None:
+        """Send everything now, ignoring backoff; `done()` runs once the outbox is empty or
+        the collector proved unreachable (or at once with no collector to send to)."""
+        if done is not None:
+            self._waiters.append(done)
+        self._retry_at = 0.0
+        self.send()
+        if self._in_flight == 0:
+            self._settle(False)
+
+    def page_hidden(self, kind: str) -> None:
+        """The page was hidden (`hidden`) or is going away (`pagehide`): send what waits."""
+        self._retry_at = 0.0
+        if kind == "pagehide":
+            self._send_on_exit()
+            self.outbox.release()
+        else:
+            self.send()
+
+    def online(self) -> None:
+        """The browser is back online: retry at once."""
+        self._retry_at = 0.0
+        self.send()
+
+    # -- sending -----------------------------------------------------------------------
+
+    def _target(self) -> "Optional[str]":
+        url = self._options().get("collectorUrl")
+        if not url or self.host.send is None:
+            return None
+        return url
+
+    def _requests(self, entries: "List[Any]", exiting: bool) -> "List[Any]":
+        opts = self._options()
+        mode = opts.get("anonymousTracking")
+        method = opts.get("eventMethod") or "post"
+        headers = privacy.request_headers(mode)
+        beacon_body = (method == "beacon" or exiting) and not headers
+        return batch_requests(
+            method if method == "get" else "post",
+            opts["collectorUrl"],
+            entries,
+            headers,
+            TEXT if beacon_body else JSON,
+        )
+
+    def send(self) -> None:
+        """Send a round of waiting events unless one is in flight or a retry is not due."""
+        if self._in_flight or self._target() is None:
+            return
+        if self._retry_at and self.host.now_ms() < self._retry_at:
+            return
+        entries = self.outbox.ready()
+        if not entries:
+            self._settle(False)
+            return
+        self._retry_at = 0.0
+        self._round_failed = False
+        requests = self._requests(entries, False)
+        for entry in entries:
+            entry.sending = True
+        self._in_flight = len(requests)
+        self._seq += 1
+        seq = self._seq
+        for request in requests:
+            self._dispatch(request, seq)
+        self._watch(seq)
+
+    def _dispatch(self, request: "Any", seq: int) -> None:
+        answered = [False]
+
+        def on_done(status: "Any") -> None:
+            if answered[0]:
+                return
+            answered[0] = True
+            self._answer(request, status if isinstance(status, int) else 0, seq)
+
+        send = self.host.send
+        try:
+            if send is None:
+                raise OSError("the host cannot send")
+            send(request, on_done)
+        except Exception as exc:
+            self._warn("could not send events: %r" % exc)
+            on_done(0)
+
+    def _watch(self, seq: int) -> None:
+        """Count a round still unanswered after `REQUEST_TIMEOUT_MS` as failed."""
+        schedule = self.host.schedule
+        if schedule is None:
+            return
+
+        def expire() -> None:
+            if seq == self._seq and self._in_flight:
+                self._in_flight = 0
+                for entry in self.outbox.entries:
+                    entry.sending = False
+                self._failed_round()
+
+        try:
+            schedule(expire, REQUEST_TIMEOUT_MS)
+        except Exception as exc:
+            self._warn("could not schedule a request timeout: %r" % exc)
+
+    def _answer(self, request: "Any", status: int, seq: int) -> None:
+        opts = self._options()
+        current = seq == self._seq and self._in_flight > 0
+        retry = opts.get("retryStatusCodes") or ()
+        dont_retry = opts.get("dontRetryStatusCodes") or ()
+        if 200 <= status <= 299:
+            self.outbox.finish(request.ids)
+        elif should_retry(status, retry, dont_retry):
+            if current:
+                self._round_failed = True
+                self._release(request.ids)
+        else:
+            self.outbox.finish(request.ids)
+            if status not in self._warned_status:
+                self._warned_status[status] = True
+                self._warn(
+                    "the collector refused %d event(s) with HTTP %d; dropped (not retried)"
+                    % (len(request.ids), status)
+                )
+        if not current:
+            self.outbox.save()  # a late answer after a timeout
+            return
+        self._in_flight -= 1
+        if self._in_flight:
+            return
+        if self._round_failed:
+            self._failed_round()
+        else:
+            self._failures = 0
+            self.outbox.save()
+            if self.outbox.ready():
+                self.send()
+            else:
+                self._settle(False)
+
+    def _release(self, ids: "List[str]") -> None:
+        wanted = set(ids)
+        for entry in self.outbox.entries:
+            if entry.id in wanted:
+                entry.sending = False
+
+    def _failed_round(self) -> None:
+        """Keep everything, vouch for it, and retry after the backoff."""
+        self._failures += 1
+        self.outbox.vouch()
+        self.outbox.save()
+        delay = backoff_ms(self._failures, 0.5 + self._jitter())
+        self._retry_at = self.host.now_ms() + delay
+        self._settle(True)
+        self._arm(delay)
+
+    def _arm(self, delay: float) -> None:
+        """One timer at a time that sends once the retry is due (re-armed if it is not yet)."""
+        schedule = self.host.schedule
+        if schedule is None or self._timer:
+            return
+        self._timer = True
+
+        def retry() -> None:
+            self._timer = False
+            left = self._retry_at - self.host.now_ms()
+            if self._retry_at and left > 0:
+                self._arm(left)
+            else:
+                self.send()
+
+        try:
+            schedule(retry, delay)
+        except Exception as exc:
+            self._timer = False
+            self._warn("could not schedule a retry: %r" % exc)
+
+    def _jitter(self) -> float:
+        return self.host.random_bytes(1)[0] / 256.0
+
+    def _settle(self, unreachable: bool) -> None:
+        """Run the flush callbacks once the outbox is empty or the collector failed."""
+        if not self._waiters:
+            return
+        if not (unreachable or not self.outbox.entries or self._target() is None):
+            return
+        waiters = self._waiters
+        self._waiters = []
+        for done in waiters:
+            try:
+                done()
+            except Exception as exc:
+                self._warn("flush callback failed: %r" % exc)
+
+    def _send_on_exit(self) -> None:
+        """Send what is not in flight by beacon (fetch keepalive when refused or not allowed);
+        no answer will come: the events stay stored until a later page sees them acknowledged."""
+        if self._target() is None:
+            return
+        entries = self.outbox.ready()
+        if not entries:
+            return
+        for request in self._requests(entries, True):
+            beacon = self.host.beacon
+            if request.content_type == TEXT and beacon is not None:
+                try:
+                    if beacon(request.url, request.body):
+                        continue
+                except Exception as exc:
+                    self._warn("sendBeacon failed: %r" % exc)
+            send = self.host.send
+            try:
+                if send is not None:
+                    send(request, _ignore)
+            except Exception as exc:
+                self._warn("could not send events: %r" % exc)
+
+
+def _ignore(status: "Any") -> None:
+    """The answer to a request sent while the page goes away: nobody is left to hear it."""

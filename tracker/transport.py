@@ -1,0 +1,139 @@
+"""The transports' contract: how waiting events become HTTP requests, and what answers mean.
+
+Plain functions over plain values. The host sends a `Request` (the browser with
+`fetch` or `sendBeacon`, tests with a fake) and reports the HTTP status, 0 for a
+network error or a timeout.
+"""
+
+import json
+
+TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as True
+
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
+
+__all__ = [
+    "JSON",
+    "MAX_BATCH_CHARS",
+    "MAX_BATCH_EVENTS",
+    "TEXT",
+    "Request",
+    "batch_requests",
+    "pixel_url",
+    "query_string",
+    "should_retry",
+]
+
+JSON = "application/json"
+TEXT = "text/plain;charset=UTF-8"
+MAX_BATCH_EVENTS = 50
+"""Events in one POST at most."""
+MAX_BATCH_CHARS = 60000
+"""Body size of one POST at most: browsers refuse `keepalive` bodies over 64 KiB in flight."""
+
+_RETRY_ALWAYS = (0, 408, 425, 429)
+_QUERY_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~")
+_HEX = "0123456789ABCDEF"
+
+
+class Request:
+    """One request to the collector, carrying the messageIds of the events in it."""
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        body: "Optional[str]",
+        content_type: "Optional[str]",
+        headers: "Dict[str, str]",
+        ids: "List[str]",
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.body = body
+        self.content_type = content_type
+        self.headers = headers
+        self.ids = ids
+        self.keepalive = body is None or len(body) <= MAX_BATCH_CHARS
+
+
+def should_retry(status: int, retry: "Any" = (), dont_retry: "Any" = ()) -> bool:
+    """Whether an answer keeps the events for a later attempt (else 2xx acknowledges and
+    anything else drops them). Defaults: network errors, 408, 425, 429 and 5xx retry."""
+    if status in dont_retry:
+        return False
+    if status in retry or status in _RETRY_ALWAYS:
+        return True
+    return 500 <= status <= 599
+
+
+def pixel_url(collector_url: str) -> str:
+    """`/i` beside the collector's path: `/collect` -> `/i`, `https://c.example/t/collect`
+    -> `https://c.example/t/i`."""
+    base = collector_url.split("?", 1)[0].split("#", 1)[0]
+    scheme = base.find("//")
+    cut = base.rfind("/")
+    if scheme >= 0 and cut <= scheme + 1:  # "https://host" with no path
+        return base + "/i"
+    if cut < 0:
+        return "/i"
+    return base[: cut + 1] + "i"
+
+
+def _component(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in _QUERY_SAFE:
+            out.append(ch)
+        else:
+            for byte in ch.encode("utf-8"):
+                out.append("%" + _HEX[byte >> 4] + _HEX[byte & 15])
+    return "".join(out)
+
+
+def query_string(event: "Dict[str, Any]") -> str:
+    """One event as query parameters: strings as they are, anything else as JSON."""
+    parts = []
+    for key in sorted(event):
+        value = event[key]
+        text = value if isinstance(value, str) else json.dumps(value)
+        parts.append(_component(key) + "=" + _component(text))
+    return "&".join(parts)
+
+
+def batch_requests(
+    method: str,
+    url: str,
+    entries: "List[Any]",
+    headers: "Dict[str, str]",
+    content_type: str = JSON,
+) -> "List[Request]":
+    """Requests for `entries` (objects with `id`, `event` and `wire`, the event's JSON):
+    `get` gives one `/i` request per event; otherwise JSON lists of at most
+    `MAX_BATCH_EVENTS` events and `MAX_BATCH_CHARS` characters (a larger event alone)."""
+    if method == "get":
+        pixel = pixel_url(url)
+        joiner = "&" if "?" in pixel else "?"
+        return [
+            Request("GET", pixel + joiner + query_string(e.event), None, None, headers, [e.id])
+            for e in entries
+        ]
+    requests = []
+    bodies: "List[str]" = []
+    ids: "List[str]" = []
+    size = 2
+    for entry in entries:
+        extra = len(entry.wire) + 1
+        if bodies and (len(bodies) >= MAX_BATCH_EVENTS or size + extra > MAX_BATCH_CHARS):
+            requests.append(
+                Request("POST", url, "[" + ",".join(bodies) + "]", content_type, headers, ids)
+            )
+            bodies, ids, size = [], [], 2
+        bodies.append(entry.wire)
+        ids.append(entry.id)
+        size += extra
+    if bodies:
+        requests.append(
+            Request("POST", url, "[" + ",".join(bodies) + "]", content_type, headers, ids)
+        )
+    return requests
