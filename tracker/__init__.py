@@ -5,8 +5,9 @@ in a browser, in memory on plain Python); the same API is available as module
 functions, e.g. `tracker.set_anonymous_user_token()`, `tracker.identify("u1")`.
 """
 
-from .client import Group, Tracker, User
+from .client import Tracker
 from .host import Host, default_host
+from .profile import Group, User
 
 __all__ = [
     "API",

@@ -5,7 +5,7 @@ leave as plain JSON values. `call` never raises: unknown names, bad arguments
 and internal errors become one warning and a None result.
 """
 
-from .client import Group, User
+from .profile import Group, User
 
 TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as True
 

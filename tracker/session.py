@@ -4,6 +4,7 @@ A session ends after `timeout_s` seconds without activity; the next activity
 starts one with the next index. The clock and id generator are passed in.
 """
 
+from . import privacy
 from .identity import is_uuid4
 
 TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as True
@@ -11,7 +12,7 @@ TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
-__all__ = ["check_session", "current", "expired", "touch"]
+__all__ = ["Sessions", "check_session", "current", "expired", "touch"]
 
 
 def check_session(value: "Any") -> "Optional[str]":
@@ -70,3 +71,34 @@ def touch(
     extended = dict(session)
     extended["last"] = int(now_ms)
     return extended
+
+
+class Sessions:
+    """The visitor's session in the shared state's `session` slot, as the mode allows."""
+
+    def __init__(self, state: "Any") -> None:
+        self._state = state
+
+    def step(self, activity: bool) -> "Optional[dict[str, Any]]":
+        """The session now (`activity`: extend it, else only start one if it timed out);
+        None when the mode keeps no session."""
+        state = self._state
+        if not privacy.tracks_session(state.mode, state.store.strategy):
+            return None
+        slot = state.slots["session"]
+        stored = state.store.get(slot)
+        step = touch if activity else current
+        result = step(stored, state.host.now_ms(), state.options["sessionTimeout"], state.new_id)
+        if result is not stored:
+            state.store.set(slot, result)
+        return result
+
+    def id(self) -> "Optional[str]":
+        """The current session's id (a new session if the last one timed out)."""
+        now = self.step(False)
+        return None if now is None else now["id"]
+
+    def index(self) -> "Optional[int]":
+        """How many sessions this visitor has had, counting the current one."""
+        now = self.step(False)
+        return None if now is None else now["index"]
