@@ -22,7 +22,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
-    parser.add_argument("--db", type=Path, default=Path("tracker.db"), help="SQLite file")
+    parser.add_argument(
+        "--db",
+        default="tracker.db",
+        help="SQLite file (tracker.db) or a postgresql://user@host/dbname URL",
+    )
     parser.add_argument("--web", type=Path, default=REPO_ROOT / "web", help="demo site, at /")
     parser.add_argument("--dist", type=Path, default=REPO_ROOT / "dist", help="build, at /dist/")
     parser.add_argument(

@@ -32,6 +32,9 @@ class Feature(Protocol):
     def routes(self, settings: Settings, store: Store) -> list[BaseRoute]: ...
 
 
+# A feature module may also hold ``TABLES``: the statements creating its tables (Store.ensure).
+
+
 FEATURES: tuple[Feature, ...] = (health,)
 """Endpoint modules, matched in this order before the static mounts."""
 
@@ -41,7 +44,7 @@ BUILD_HINT = "Is the build missing or stale? Run `.venv/bin/python build.py` at 
 def create_app(settings: Settings | None = None, *, warm_cache: bool = True) -> Starlette:
     """Build the app; the database is opened (and migrated) now so a bad ``--db`` fails at once."""
     settings = settings or Settings()
-    store = Store(settings.db)
+    store = Store(settings.db, [t for feature in FEATURES for t in getattr(feature, "TABLES", ())])
     gzip_cache = GzipCache()
     dist_cache = (
         f"public, max-age={settings.dist_max_age}" if settings.dist_max_age > 0 else "no-cache"

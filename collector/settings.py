@@ -15,7 +15,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 class Settings:
     """Everything the app needs to know; built by ``__main__`` from flags or by tests directly."""
 
-    db: Path = Path("tracker.db")
+    db: Path | str = Path("tracker.db")
+    """A SQLite file, or a ``postgresql://`` URL."""
     web_dir: Path = field(default_factory=lambda: REPO_ROOT / "web")
     dist_dir: Path = field(default_factory=lambda: REPO_ROOT / "dist")
     dist_max_age: int = 600

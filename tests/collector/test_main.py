@@ -16,7 +16,7 @@ from collector.settings import REPO_ROOT
 
 def test_defaults() -> None:
     args = parse_args([])
-    assert (args.host, args.port, args.db) == ("127.0.0.1", 8000, Path("tracker.db"))
+    assert (args.host, args.port, args.db) == ("127.0.0.1", 8000, "tracker.db")
     assert args.web == REPO_ROOT / "web"
     assert args.dist == REPO_ROOT / "dist"
 
