@@ -133,9 +133,9 @@ def _query_value(key: str, value: str, max_depth: int) -> Any:
         return value
     try:
         return parse_json(value, max_depth)
-    except BadInput:
+    except BadInput as bad:
         if value[:1] in "[{":
-            raise BadInput(400, f"parameter {key!r} is not valid JSON") from None
+            raise BadInput(400, f"parameter {key!r}: {bad.message}") from None
         return value
 
 
