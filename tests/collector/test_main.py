@@ -55,3 +55,17 @@ def test_serves_under_uvicorn(tmp_path: Path, site: tuple[Path, Path]) -> None:
         proc.terminate()
         output, _ = proc.communicate(timeout=10)
     assert "GET /" not in output, "access log should be off by default"
+
+
+def test_collector_flags() -> None:
+    args = parse_args(
+        ["--allow-origin", "https://a.example", "--allow-origin", "https://b.example"]
+        + ["--trust-proxy", "--honor-gpc", "--max-body-bytes", "2000", "--max-batch-events", "9"]
+        + ["--max-json-depth", "8", "--max-api-limit", "50"]
+    )
+    assert args.allow_origin == ["https://a.example", "https://b.example"]
+    assert (args.trust_proxy, args.honor_gpc) == (True, True)
+    assert (args.max_body_bytes, args.max_batch_events) == (2000, 9)
+    assert (args.max_json_depth, args.max_api_limit) == (8, 50)
+    defaults = parse_args([])
+    assert (defaults.allow_origin, defaults.trust_proxy, defaults.honor_gpc) == ([], False, False)
