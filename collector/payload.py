@@ -2,7 +2,8 @@
 
 Everything here raises :class:`BadInput` (a status and a message for the client) on bad
 input, never anything else, so no request can turn into a 500. JSON nesting is measured
-before parsing, so the recursive parser never meets input deep enough to overflow.
+after parsing without recursion, and input deep enough to exhaust the parser's recursion
+limit is answered as too deep, not as a crash.
 """
 
 from __future__ import annotations
@@ -44,8 +45,6 @@ STRING_FIELDS = frozenset(
 )
 """Top-level fields that are strings on the wire: a ``/i`` value for them is never JSON-decoded."""
 
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _JSONISH = re.compile(r"[\[{]|-?\d|true$|false$|null$")
 
 
@@ -79,19 +78,19 @@ async def read_body(
     return b"".join(parts)
 
 
-def json_depth(text: str, limit: int) -> int:
-    """How deeply ``text`` nests arrays and objects (strings skipped), counting to ``limit + 1``."""
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    depth = deepest = 0
-    for char in brackets:
-        if char in "[{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > limit:
-                    break
-        else:
-            depth -= 1
+def json_depth(value: Any, limit: int) -> int:
+    """How deeply ``value`` nests lists and dicts, counted without recursion up to ``limit + 1``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, list | dict) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                break
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, list | dict):
+                stack.append((child, depth + 1))
     return deepest
 
 
@@ -100,13 +99,21 @@ def _no_constant(name: str) -> Any:
 
 
 def parse_json(text: str, max_depth: int) -> Any:
-    """Strict JSON (no NaN/Infinity) nested at most ``max_depth`` deep, or :class:`BadInput`."""
-    if json_depth(text, max_depth) > max_depth:
-        raise BadInput(400, f"JSON nested deeper than {max_depth} levels")
+    """Strict JSON (no NaN/Infinity) nested at most ``max_depth`` deep, or :class:`BadInput`.
+
+    The parser stops input nested deeper than the interpreter's recursion limit with a
+    ``RecursionError`` (answered as too deep, like any depth past ``max_depth``).
+    """
+    too_deep = BadInput(400, f"JSON nested deeper than {max_depth} levels")
     try:
-        return json.loads(text, parse_constant=_no_constant)
-    except (ValueError, RecursionError) as exc:
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise too_deep from None
+    except ValueError as exc:
         raise BadInput(400, f"invalid JSON: {exc}") from None
+    if json_depth(value, max_depth) > max_depth:
+        raise too_deep
+    return value
 
 
 def _text(body: bytes) -> str:
