@@ -105,16 +105,29 @@ class Cluster:
         """A ``postgresql://`` URL for ``database`` over the unix socket."""
         return f"postgresql://postgres@/{database}?host={self.socket_dir}"
 
+    def _next_name(self) -> str:
+        with _counter:
+            self._databases += 1
+            return f"t{self._databases}"
+
     def create_database(self) -> str:
         """A new empty database; returns its URL."""
         import psycopg
 
-        with _counter:
-            self._databases += 1
-            name = f"t{self._databases}"
+        name = self._next_name()
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
         return self.url(name)
+
+    def create_schema(self) -> str:
+        """A URL whose tables land in a new empty schema of the ``postgres`` database: as
+        isolated as a new database for one test, without copying a template each time."""
+        import psycopg
+
+        name = self._next_name()
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {name}")
+        return f"{self.url()}&options=-csearch_path%3D{name}"
 
     def stop(self) -> None:
         """Stop the server and delete its directory."""

@@ -158,11 +158,11 @@ def pg_cluster() -> Iterator[Cluster]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The database for this test: a fresh SQLite file, or a fresh PostgreSQL database."""
+    """The database for this test: a fresh SQLite file, or a fresh PostgreSQL schema."""
     if request.param == "sqlite":
         return str(tmp_path / "db" / "t.db")
     cluster: Cluster = request.getfixturevalue("pg_cluster")
-    return cluster.create_database()
+    return cluster.create_schema()
 
 
 @pytest.fixture
