@@ -39,6 +39,7 @@ __all__ = [
     "TokenError",
     "load_keys",
     "signer",
+    "signing_key",
 ]
 
 ALGORITHM = "HS256"
@@ -125,6 +126,12 @@ def load_keys(store: Store) -> Keys:
     )
 
 
+def signing_key(secret: str) -> bytes:
+    """The HS256 key for ``secret``: HMAC-SHA256(secret, "tracker anonymous sessions v1"),
+    32 bytes whatever the secret's length (what another service verifying tokens uses)."""
+    return hmac.new(secret.encode(), _KEY_LABEL, hashlib.sha256).digest()
+
+
 class Signer:
     """Issues and verifies the three kinds of token with the settings' issuer, audience,
     lifetimes and clock."""
@@ -134,8 +141,7 @@ class Signer:
             raise ValueError(f"token_audience must not be {settings.token_audience!r}")
         self.settings = settings
         self.keys = keys
-        # HMAC-SHA256(secret, label): a 32-byte HS256 key whatever the secret's length.
-        self._key = hmac.new(keys.secret.encode(), _KEY_LABEL, hashlib.sha256).digest()
+        self._key = signing_key(keys.secret)
         self._audience = {
             SESSION: SESSION_AUDIENCE,
             ACCESS: settings.token_audience,
