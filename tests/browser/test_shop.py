@@ -4,6 +4,7 @@ and finds the cart on the account; and a session revoked on the server, on both 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from playwright.sync_api import expect
@@ -59,10 +60,11 @@ def test_guest_cart_login_and_transfer(tp: TrackerPage) -> None:
     expect(page.locator("#session-id")).to_have_attribute("data-value", json.dumps(session_id))
     _expect_value(tp, "cart", cart)
 
-    page.fill("#input-username", "alice")
+    username = f"alice-{tp.runtime}-{uuid.uuid4().hex[:8]}"  # one collector for all tests
+    page.fill("#input-username", username)
     page.click("#btn-login")
     _expect_value(tp, "phase", "transferred")
-    _expect_value(tp, "account-user", "alice")
+    _expect_value(tp, "account-user", username)
     _expect_value(tp, "account-cart", cart)
     _expect_value(tp, "transferred", True)
     expect(page.locator("#account-events")).to_have_attribute("data-state", "set")
@@ -70,13 +72,13 @@ def test_guest_cart_login_and_transfer(tp: TrackerPage) -> None:
     assert tp.js("return tracker.getAccessToken();") is None
     # A second transfer of the same session changes nothing.
     repeat = tp.js(
-        """return fetch('/demo/login', {method: 'POST', body: JSON.stringify({username: 'alice'})})
+        """return fetch('/demo/login', {method: 'POST', body: JSON.stringify({username: arg[1]})})
           .then(r => r.json())
           .then(r => fetch('/anonymous/transfer', {method: 'POST',
-              headers: {Authorization: 'Bearer ' + arg}, body: JSON.stringify(
+              headers: {Authorization: 'Bearer ' + arg[0]}, body: JSON.stringify(
                 {login_proof: r.login_proof})}))
           .then(r => r.json());""",
-        stored["session_token"],
+        [stored["session_token"], username],
     )
     assert repeat["transferred"] is False and repeat["metadata"]["cart"] == cart
 
@@ -99,8 +101,6 @@ def test_revoked_session_is_refused_and_replaced(tp: TrackerPage) -> None:
     _expect_value(tp, "api-status", 401)
     tp.reload()
     expect(page.locator("#session-id")).to_have_attribute("data-state", "set")
-    expect(page.locator("#session-id")).not_to_have_attribute(
-        "data-value", json.dumps(session_id)
-    )
+    expect(page.locator("#session-id")).not_to_have_attribute("data-value", json.dumps(session_id))
     assert _value(tp, "session-user-id") == anonymous_id
     _expect_value(tp, "cart", [])
