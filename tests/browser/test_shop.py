@@ -68,6 +68,12 @@ def test_guest_cart_login_and_transfer(tp: TrackerPage) -> None:
     _expect_value(tp, "account-cart", cart)
     _expect_value(tp, "transferred", True)
     expect(page.locator("#account-events")).to_have_attribute("data-state", "set")
+    events = _value(tp, "account-events")
+    if tp.js("return fetch('/api/events?limit=1').then(r => r.ok);"):
+        # the guest's events, stored under the anonymousId, are the account's now
+        assert "page" in events and "Product Added" in events, events
+    else:  # a collector without the events feature
+        assert events == "unavailable"
     assert KEY not in tp.local_storage()
     assert tp.js("return tracker.getAccessToken();") is None
     # A second transfer of the same session changes nothing.
