@@ -15,6 +15,7 @@ import hmac
 import json
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ __all__ = [
     "Problem",
     "SessionStore",
     "bearer",
+    "by_method",
     "merge_patch",
     "problem_response",
     "read_json",
@@ -73,6 +75,25 @@ class Problem(Exception):
 
 def problem_response(problem: Problem) -> JSONResponse:
     return JSONResponse({"error": problem.error}, problem.status, headers=problem.headers)
+
+
+def by_method(
+    **endpoints: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """One endpoint per HTTP method for a path; any other method gets a JSON 405."""
+    allowed = ", ".join(sorted(endpoints))
+
+    async def endpoint(request: Request) -> Response:
+        handler = endpoints.get(request.method)
+        if handler is None:
+            return JSONResponse(
+                {"error": f"{request.method} not allowed here: use {allowed}"},
+                405,
+                headers={"Allow": allowed},
+            )
+        return await handler(request)
+
+    return endpoint
 
 
 def _unauthorized(error: str) -> Problem:
@@ -425,10 +446,9 @@ def routes(settings: Settings, store: Store) -> list[BaseRoute]:
         return JSONResponse({**answer, "demo": True})
 
     return [
-        Route("/anonymous/token", start, methods=["POST"]),
-        Route("/anonymous/session", patch, methods=["PATCH"]),
-        Route("/anonymous/session", delete, methods=["DELETE"]),
-        Route("/anonymous/transfer", transfer, methods=["POST"]),
-        Route("/auth/login-proof", login_proof, methods=["POST"]),
-        Route("/demo/login", demo_login, methods=["POST"]),
+        Route("/anonymous/token", by_method(POST=start)),
+        Route("/anonymous/session", by_method(PATCH=patch, DELETE=delete)),
+        Route("/anonymous/transfer", by_method(POST=transfer)),
+        Route("/auth/login-proof", by_method(POST=login_proof)),
+        Route("/demo/login", by_method(POST=demo_login)),
     ]

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from collector import tokens
-from collector.anonymous import Problem, SessionStore, bearer, problem_response
+from collector.anonymous import Problem, SessionStore, bearer, by_method, problem_response
 from collector.settings import Settings
 from collector.store import Store
 
@@ -50,4 +50,4 @@ def routes(settings: Settings, store: Store) -> list[BaseRoute]:
             }
         )
 
-    return [Route("/api/cart", cart, methods=["GET"])]
+    return [Route("/api/cart", by_method(GET=cart, HEAD=cart))]

@@ -428,3 +428,31 @@ def test_keys_generated_once_and_kept_beside_the_database(
     assert call(second, "GET", "/api/cart", None, answer["access_token"]).status == 200
     reply = call(second, "POST", "/auth/login-proof", {"user_id": "alice"}, api_key)
     assert reply.status == 200
+
+
+def test_other_methods_get_a_json_405(api: Any) -> None:
+    for method, path, allowed in (
+        ("GET", "/anonymous/token", "POST"),
+        ("POST", "/anonymous/session", "DELETE, PATCH"),
+        ("GET", "/anonymous/transfer", "POST"),
+        ("PUT", "/auth/login-proof", "POST"),
+        ("POST", "/api/cart", "GET, HEAD"),
+    ):
+        reply = call(api, method, path, {})
+        assert_error(reply, 405)
+        assert reply.headers["allow"] == allowed
+
+
+def test_flags_reach_the_settings() -> None:
+    from collector.__main__ import parse_args
+
+    args = parse_args([])
+    assert (args.session_ttl, args.access_ttl, args.proof_ttl) == (7 * 24 * 3600, 3600, 120)
+    assert args.demo_login is True and args.metadata_max_bytes == 64 * 1024
+    args = parse_args(
+        ["--no-demo-login", "--access-ttl", "60", "--token-audience", "shop-api"]
+        + ["--metadata-max-bytes", "1000", "--token-scope", "read:cart write:cart"]
+    )
+    assert args.demo_login is False and args.access_ttl == 60
+    assert args.token_audience == "shop-api" and args.metadata_max_bytes == 1000
+    assert args.token_scope == "read:cart write:cart"
