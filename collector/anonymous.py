@@ -29,6 +29,7 @@ from collector.settings import Settings
 from collector.store import Row, Store, Transaction
 
 __all__ = [
+    "ANY_METHOD",
     "TABLES",
     "Problem",
     "SessionStore",
@@ -60,6 +61,8 @@ TABLES = (
 )
 
 MAX_ID_CHARS = 200
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+"""Routes take every method, so that a wrong one gets a JSON 405 from :func:`by_method`."""
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")
 
 
@@ -446,9 +449,9 @@ def routes(settings: Settings, store: Store) -> list[BaseRoute]:
         return JSONResponse({**answer, "demo": True})
 
     return [
-        Route("/anonymous/token", by_method(POST=start)),
-        Route("/anonymous/session", by_method(PATCH=patch, DELETE=delete)),
-        Route("/anonymous/transfer", by_method(POST=transfer)),
-        Route("/auth/login-proof", by_method(POST=login_proof)),
-        Route("/demo/login", by_method(POST=demo_login)),
+        Route("/anonymous/token", by_method(POST=start), methods=ANY_METHOD),
+        Route("/anonymous/session", by_method(PATCH=patch, DELETE=delete), methods=ANY_METHOD),
+        Route("/anonymous/transfer", by_method(POST=transfer), methods=ANY_METHOD),
+        Route("/auth/login-proof", by_method(POST=login_proof), methods=ANY_METHOD),
+        Route("/demo/login", by_method(POST=demo_login), methods=ANY_METHOD),
     ]

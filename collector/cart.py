@@ -15,7 +15,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from collector import tokens
-from collector.anonymous import Problem, SessionStore, bearer, by_method, problem_response
+from collector.anonymous import (
+    ANY_METHOD,
+    Problem,
+    SessionStore,
+    bearer,
+    by_method,
+    problem_response,
+)
 from collector.settings import Settings
 from collector.store import Store
 
@@ -50,4 +57,4 @@ def routes(settings: Settings, store: Store) -> list[BaseRoute]:
             }
         )
 
-    return [Route("/api/cart", by_method(GET=cart, HEAD=cart))]
+    return [Route("/api/cart", by_method(GET=cart, HEAD=cart), methods=ANY_METHOD)]
