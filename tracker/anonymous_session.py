@@ -70,6 +70,7 @@ class AnonymousSession:
         self._generation = 0
         self._timer = 0
         self._renewing: "Optional[List[Callable[[bool], Any]]]" = None
+        self._starting: "Optional[List[Callable[[Any], Any]]]" = None
 
     # -- public calls --------------------------------------------------------------------
 
@@ -83,6 +84,21 @@ class AnonymousSession:
             return
         if self._url("startAnonymousSession", done) is None:
             return
+        if self._starting is not None:  # one start at a time; later callers share its answer
+            self._starting.append(done)
+            return
+        waiters = [done]
+        self._starting = waiters
+
+        def finish(answer: "Any") -> None:
+            if self._starting is waiters:
+                self._starting = None
+            for waiter in waiters:
+                waiter(answer)
+
+        self._begin(metadata, finish)
+
+    def _begin(self, metadata: "Any", done: "Callable[[Any], Any]") -> None:
         if self._current() is not None:
 
             def resumed(answer: "Any") -> None:
@@ -167,6 +183,7 @@ class AnonymousSession:
         self._timer += 1
         self._record = None
         self._renewing = None
+        self._starting = None
         self._state.remove("anonymousSession")
 
     # -- tokens ----------------------------------------------------------------------------
@@ -317,8 +334,11 @@ class AnonymousSession:
 
     def _url(self, method: str, done: "Callable[[Any], Any]") -> "Optional[str]":
         url = self._state.options.get("collectorUrl")
-        if not url or self._host.send is None:
+        if not url:
             self._fail(done, "%s: no collectorUrl to send to" % method)
+            return None
+        if self._host.send is None:
+            self._fail(done, "%s: this host cannot send requests" % method)
             return None
         return url
 

@@ -291,3 +291,17 @@ def test_js_commands_reach_the_component():
     assert got[4] is None and len(env.warnings) == 1
     for name in ("startAnonymousSession", "getAccessToken", "updateSessionMetadata"):
         assert name in dispatch.METHODS
+    import tracker
+
+    for name in ("start_anonymous_session", "get_access_token", "transfer_anonymous_session"):
+        assert name in tracker.API and callable(getattr(tracker, name))
+
+
+def test_starts_at_the_same_time_share_one_session():
+    env, collector, t = _page()
+    got = []
+    t.start_anonymous_session({"cart": []}, got.append)
+    t.start_anonymous_session({"cart": []}, got.append)
+    env.loop.run()
+    assert len(collector.calls) == 1 and len(got) == 2
+    assert got[0]["session_token"] == got[1]["session_token"] == "session-1"
