@@ -99,6 +99,7 @@ class AnonymousSession:
         self._begin(metadata, finish)
 
     def _begin(self, metadata: "Any", done: "Callable[[Any], Any]") -> None:
+        """Renew the stored session (a refused one is replaced), else create one."""
         if self._current() is not None:
 
             def resumed(answer: "Any") -> None:
