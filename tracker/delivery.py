@@ -153,7 +153,7 @@ class Delivery:
     def _dispatch(self, request: "Any", seq: int) -> None:
         answered = [False]
 
-        def on_done(status: "Any") -> None:
+        def on_done(status: "Any", body: "Any" = None) -> None:
             if answered[0]:
                 return
             answered[0] = True
@@ -299,5 +299,5 @@ class Delivery:
                 self._warn("could not send events: %r" % exc)
 
 
-def _ignore(status: "Any") -> None:
+def _ignore(status: "Any", body: "Any" = None) -> None:
     """The answer to a request sent while the page goes away: nobody is left to hear it."""
