@@ -3,6 +3,11 @@
 Every request to the collector URL (``POST /collect`` with a JSON or ``text/plain`` body,
 ``GET /i?...`` pixels) is answered by the route itself and kept with its headers and its
 decoded events, so tests can assert on exactly what left the browser.
+
+Requests sent while a page goes away (``sendBeacon`` or ``fetch`` with ``keepalive`` after
+``pagehide``) escape Playwright's routing in Chromium; a small script records them in the
+tab's ``sessionStorage`` and reports them from the next page (or at once, when the tab is
+closed), so they are captured too, marked ``on_exit`` (their answer is never observed).
 """
 
 from __future__ import annotations
@@ -34,6 +39,64 @@ endpoint ``/i`` beside the collector's path is captured too."""
 
 Responder = Callable[[Route, "CapturedRequest"], None]
 """Answers one captured request (see :mod:`tracker_qa.faults`); it must set ``status``."""
+
+EXIT_BINDING = "__trackerQaExit"
+EXIT_KEY = "__tracker_qa_exit__"
+"""The sessionStorage key where requests sent on page exit wait to be reported."""
+
+_EXIT_JS = """
+(() => {
+  const KEY = '%(key)s';
+  const report = entries => {
+    try { window.%(binding)s(JSON.stringify(entries)); } catch (e) { /* no binding yet */ }
+  };
+  try {
+    const saved = sessionStorage.getItem(KEY);
+    if (saved) {
+      sessionStorage.removeItem(KEY);
+      setTimeout(() => report(JSON.parse(saved)), 0);
+    }
+  } catch (e) { /* storage blocked: only the direct report is left */ }
+  let leaving = false;
+  addEventListener('pagehide', () => { leaving = true; }, true);
+  addEventListener('pageshow', () => { leaving = false; }, true);
+  const note = entry => {
+    entry.id = Math.random().toString(36).slice(2) + Date.now().toString(36);
+    entry.page = location.href;
+    try {
+      const list = JSON.parse(sessionStorage.getItem(KEY) || '[]');
+      list.push(entry);
+      sessionStorage.setItem(KEY, JSON.stringify(list));
+    } catch (e) { /* storage blocked */ }
+    report([entry]);
+  };
+  const text = body => (typeof body === 'string' ? body : null);
+  const absolute = url => new URL(String(url), location.href).href;
+  const beacon = navigator.sendBeacon;
+  if (beacon) {
+    navigator.sendBeacon = function (url, data) {
+      const accepted = beacon.call(navigator, url, data);
+      if (leaving) {
+        const type = typeof data === 'string' ? 'text/plain;charset=UTF-8' : null;
+        note({ kind: 'beacon', method: 'POST', url: absolute(url), body: text(data),
+               headers: type ? { 'content-type': type } : {}, accepted: !!accepted });
+      }
+      return accepted;
+    };
+  }
+  const fetch0 = window.fetch;
+  window.fetch = function (input, init) {
+    if (leaving && init && init.keepalive) {
+      const headers = {};
+      try { new Headers(init.headers || {}).forEach((v, k) => { headers[k] = v; }); } catch (e) {}
+      note({ kind: 'fetch', method: String(init.method || 'GET').toUpperCase(),
+             url: absolute(typeof input === 'string' ? input : input.url),
+             body: text(init.body), headers: headers, accepted: true });
+    }
+    return fetch0.apply(this, arguments);
+  };
+})();
+""" % {"key": EXIT_KEY, "binding": EXIT_BINDING}
 
 # A 1x1 transparent GIF, what a pixel endpoint answers.
 PIXEL_GIF = bytes.fromhex(
@@ -114,6 +177,8 @@ class CapturedRequest:
     decode_error: str | None = None
     status: int | None = None
     """The answer given: an HTTP status, 0 when the collector was made unreachable."""
+    on_exit: bool = False
+    """Sent while the page went away: the browser accepted it, no answer is observed."""
     at: float = field(default_factory=time.time)
 
     @property
@@ -121,9 +186,14 @@ class CapturedRequest:
         return self.headers.get("content-type")
 
     @property
-    def delivered(self) -> bool:
+    def acknowledged(self) -> bool:
         """Whether the answer acknowledged the events (2xx)."""
         return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def delivered(self) -> bool:
+        """Acknowledged, or handed to the browser on page exit (its answer is not seen)."""
+        return self.acknowledged or self.on_exit
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -224,13 +294,17 @@ class Capture:
         self.responder: Responder = _ok
         self._matches = collector_matcher(collector)
         self._routed = False
+        self._exit_ids: set[str] = set()
 
     # -- routing -------------------------------------------------------------------------
 
     def start(self) -> Capture:
         """Route the collector's URLs of this page's browser context to the capture."""
         if not self._routed:
-            self.page.context.route(self._matches, self._handle)
+            context = self.page.context
+            context.route(self._matches, self._handle)
+            context.expose_binding(EXIT_BINDING, self._on_exit)
+            context.add_init_script(_EXIT_JS)
             self._routed = True
         return self
 
@@ -254,6 +328,34 @@ class Capture:
             if captured.status is None:
                 captured.status = 0
             raise
+
+    def _on_exit(self, source: Any, entries_json: str) -> None:
+        """Requests a page sent while going away, reported by the exit script."""
+        try:
+            entries = json.loads(entries_json)
+        except ValueError:
+            return
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict) or entry.get("id") in self._exit_ids:
+                continue
+            url = str(entry.get("url", ""))
+            if not self._matches(url):
+                continue
+            self._exit_ids.add(str(entry.get("id")))
+            given = entry.get("headers")
+            headers: dict[str, Any] = given if isinstance(given, dict) else {}
+            captured = CapturedRequest(
+                index=len(self.requests) + 1,
+                method=str(entry.get("method", "POST")),
+                url=url,
+                headers={str(k).lower(): str(v) for k, v in headers.items()},
+                body=entry.get("body") if isinstance(entry.get("body"), str) else None,
+                transport="beacon" if entry.get("kind") == "beacon" else "post",
+                page_url=entry.get("page"),
+                on_exit=bool(entry.get("accepted", True)),
+            )
+            self._decode(captured)
+            self.requests.append(captured)
 
     def _preflight(self, route: Route) -> dict[str, str]:
         headers = route.request.headers
@@ -339,7 +441,8 @@ class Capture:
 
     @property
     def events(self) -> list[CapturedEvent]:
-        """Events of acknowledged requests, in the order they arrived."""
+        """Events of acknowledged requests (and of those sent on page exit), in the order
+        they arrived."""
         return _events(self.delivered_requests)
 
     @property

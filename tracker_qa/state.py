@@ -62,7 +62,10 @@ async ([g, names]) => {
     try {
       const s = window[kind];
       const items = {};
-      for (let i = 0; i < s.length; i++) { const k = s.key(i); items[k] = s.getItem(k); }
+      for (let i = 0; i < s.length; i++) {
+        const k = s.key(i);
+        if (!k.startsWith('__tracker_qa')) items[k] = s.getItem(k);
+      }
       return items;
     } catch (e) { return null; }
   };
