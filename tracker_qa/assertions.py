@@ -42,6 +42,9 @@ _ID_VALUE_FIELDS = ("anonymousId", "userId", "userToken", "authenticatedUserToke
 _MIN_SECRET = 4  # shorter values would match everywhere
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _CONSENT_WORDS = ("granted", "denied")
+_OWN_EVENT = "this event's messageId or session id"
+_OWN_REQUEST = "the messageId or session id of an event in this request"
+_OWN_STORAGE = "the current session id"
 
 
 @dataclass
@@ -115,14 +118,17 @@ def _contains(text: str, secret: str) -> bool:
     return secret in text or quote(secret, safe="") in text
 
 
-def _match(text: str, secrets: dict[str, str], allowed: set[str]) -> str | None:
-    """Why ``text`` holds an identifier, or None."""
+def _match(text: str, secrets: dict[str, str], allowed: set[str], own: str) -> str | None:
+    """Why ``text`` holds an identifier, or None; ``own`` names the allowed ids."""
     for secret, origin in secrets.items():
         if secret not in allowed and _contains(text, secret):
             return "contains %s" % origin
     for candidate in _UUID.findall(text):
         if candidate not in allowed and ("anonymous-" + candidate) not in allowed:
-            return "looks like an identifier (a uuid that is not this event's messageId or session)"
+            return "holds %s, which looks like a visitor identifier (a uuid that is not %s)" % (
+                candidate,
+                own,
+            )
     return None
 
 
@@ -220,24 +226,24 @@ def _request_findings(
         for path, text in _walk(event, ""):
             if _skipped(path.replace(" (key)", ""), skip) or path == "messageId":
                 continue
-            why = _match(text, secrets, allowed)
+            why = _match(text, secrets, allowed, _OWN_EVENT)
             if why:
                 findings.append(
                     _Finding(where, "%s: %s = %s %s" % (label, path, _short(text), why))
                 )
     if request.decode_error:
-        why = _match(request.body or "", secrets, request_allowed)
+        why = _match(request.body or "", secrets, request_allowed, _OWN_REQUEST)
         if why:
             findings.append(_Finding(where, "the body (%s) %s" % (request.decode_error, why)))
     if request.method != "GET":  # a pixel's query string is its event, checked above
         url = unquote(unquote(request.url))
-        why = _match(url, secrets, request_allowed)
+        why = _match(url, secrets, request_allowed, _OWN_REQUEST)
         if why:
             findings.append(_Finding(where, "the URL %s" % why))
     for name, value in sorted(request.headers.items()):
         if name == "cookie" and not check_cookie_header:
             continue
-        why = _match(unquote(value), secrets, request_allowed)
+        why = _match(unquote(value), secrets, request_allowed, _OWN_REQUEST)
         if why:
             findings.append(_Finding(where, "header %s: %s %s" % (name, _short(value), why)))
     return findings
@@ -290,8 +296,8 @@ def assert_no_identifier_leaked(
         count = len(findings)
         headline = _mode_line(
             state,
-            "%d user identifier%s reached the collector"
-            % (count, " leak" if count == 1 else " leaks"),
+            "user identifiers leaked to the collector (%d finding%s)"
+            % (count, "" if count == 1 else "s"),
         )
         raise AssertionError(_report(headline, findings))
 
@@ -372,7 +378,7 @@ def assert_nothing_stored(
         if not state.anonymous:
             continue
         own = {state.session_id} if state.session_tracking and state.session_id else set()
-        why = _match(unquote(value), secrets, allowed | own)
+        why = _match(unquote(value), secrets, allowed | own, _OWN_STORAGE)
         if why:
             findings.append(
                 _Finding(
