@@ -201,11 +201,14 @@ class CapturedRequest:
     def describe(self) -> str:
         """``request #2 POST http://h/collect (post, 3 events, answered 200)``."""
         count = len(self.events)
-        answer = (
-            "not answered yet"
-            if self.status is None
-            else ("collector unreachable" if self.status == 0 else "answered %d" % self.status)
-        )
+        if self.on_exit:
+            answer = "sent on page exit, answer not observed"
+        elif self.status is None:
+            answer = "not answered yet"
+        elif self.status == 0:
+            answer = "collector unreachable"
+        else:
+            answer = "answered %d" % self.status
         return "request #%d %s %s (%s, %d event%s, %s)" % (
             self.index,
             self.method,
