@@ -24,19 +24,26 @@ _RUNTIME_JS = """
 """
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **browser_type_launch_args,
-        "executable_path": CHROMIUM,
-        "args": ["--no-sandbox", "--disable-gpu", "--no-first-run"],
-    }
+class Overrides:
+    """Registered at configure time, after pytest-playwright, so its fixtures win."""
+
+    @pytest.fixture(scope="session")
+    @classmethod
+    def browser_type_launch_args(cls, browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **browser_type_launch_args,
+            "executable_path": CHROMIUM,
+            "args": ["--no-sandbox", "--disable-gpu", "--no-first-run"],
+        }
+
+    @pytest.fixture(autouse=True)
+    def demo_runtime(self, context: BrowserContext) -> Iterator[None]:
+        runtime = os.environ.get("TRACKER_QA_RUNTIME")
+        if runtime:
+            context.add_init_script(_RUNTIME_JS % json.dumps(runtime))
+        context.set_default_timeout(60_000)
+        yield
 
 
-@pytest.fixture(autouse=True)
-def demo_runtime(context: BrowserContext) -> Iterator[None]:
-    runtime = os.environ.get("TRACKER_QA_RUNTIME")
-    if runtime:
-        context.add_init_script(_RUNTIME_JS % json.dumps(runtime))
-    context.set_default_timeout(60_000)
-    yield
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(Overrides(), "qa-site-overrides")

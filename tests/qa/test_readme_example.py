@@ -80,7 +80,7 @@ def test_readme_example_fails_on_the_leaky_page(
     output = run_example(tmp_path, base_url, runtime, source, "-k", "before_consent")
     assert "1 failed" in output, output
     assert (
-        "AssertionError: user identifiers leaked to the collector (1 finding) under "
+        "AssertionError: user identifiers leaked to the collector (2 findings) under "
         'anonymousTracking={"withServerAnonymisation": true}, stateStorageStrategy=none '
         f"(page {base_url}/leaky.html?runtime={runtime})"
     ) in output, output
