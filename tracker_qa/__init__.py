@@ -12,6 +12,7 @@ from .assertions import (
     assert_server_anonymisation,
     known_identifiers,
 )
+from .calls import record_calls
 from .capture import Capture, CapturedEvent, CapturedRequest, decode_pixel
 from .faults import Faults
 from .state import PageState, decode_stored, read_state, wait_ready
@@ -30,5 +31,6 @@ __all__ = [
     "decode_stored",
     "known_identifiers",
     "read_state",
+    "record_calls",
     "wait_ready",
 ]

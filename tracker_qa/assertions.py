@@ -40,6 +40,7 @@ IDENTIFIER_FIELDS = (
 
 _ID_VALUE_FIELDS = ("anonymousId", "userId", "userToken", "authenticatedUserToken", "groupId")
 _MIN_SECRET = 4  # shorter values would match everywhere
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _CONSENT_WORDS = ("granted", "denied")
 _OWN_EVENT = "this event's messageId or session id"
@@ -106,6 +107,8 @@ def known_identifiers(
         add(state.user_id, "the page's userId")
         add(state.group_id, "the page's groupId")
         add(state.access_token, "the page's access token")
+        for how, value in state.given:
+            add(value, how)
     if capture is not None:
         for request in capture.requests:
             for event in request.events:
@@ -123,6 +126,9 @@ def _match(text: str, secrets: dict[str, str], allowed: set[str], own: str) -> s
     for secret, origin in secrets.items():
         if secret not in allowed and _contains(text, secret):
             return "contains %s" % origin
+    for email in _EMAIL.findall(text):
+        if email not in allowed:
+            return "holds %s, which looks like an email address" % email
     for candidate in _UUID.findall(text):
         if candidate not in allowed and ("anonymous-" + candidate) not in allowed:
             return "holds %s, which looks like a visitor identifier (a uuid that is not %s)" % (

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Page
 
+from .calls import record_calls
 from .capture import Capture, CollectorSpec
 from .faults import Faults
 from .state import PageState, read_state
@@ -56,6 +57,7 @@ def tracker_capture(
     page: Page, tracker_collector: CollectorSpec, tracker_global: str
 ) -> Iterator[Capture]:
     """Every request the test's page sends to the collector, answered 200 by routing."""
+    record_calls(page.context, tracker_global)
     capture = Capture(page, tracker_collector, tracker_global).start()
     yield capture
     capture.stop()
@@ -66,6 +68,7 @@ def tracker_state(
     page: Page, tracker_global: str, tracker_cookie_names: dict[str, str]
 ) -> Callable[[], PageState]:
     """``tracker_state()`` reads the tracker's state from the test's page (once ready)."""
+    record_calls(page.context, tracker_global)
 
     def read() -> PageState:
         return read_state(page, tracker_global, tracker_cookie_names)

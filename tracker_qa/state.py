@@ -72,6 +72,7 @@ async ([g, names]) => {
   out.localStorage = storage('localStorage');
   out.sessionStorage = storage('sessionStorage');
   try { out.documentCookie = document.cookie; } catch (e) { out.documentCookie = null; }
+  out.given = Array.isArray(window.__trackerQaGiven) ? window.__trackerQaGiven : [];
   return out;
 }
 """
@@ -132,6 +133,9 @@ class PageState:
     all_session_storage: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     """Getters that threw (none should: the tracker never throws into the page)."""
+    given: list[tuple[str, str]] = field(default_factory=list)
+    """Identifiers the page passed to the tracker, as ``(how, value)``; recorded when the
+    page was opened with the ``tracker_capture`` or ``tracker_state`` fixture."""
 
     @property
     def anonymous(self) -> bool:
@@ -224,6 +228,7 @@ def read_state(
         all_local_storage=local,
         all_session_storage=raw.get("sessionStorage") or {},
         errors=raw.get("errors") or {},
+        given=[(str(how), str(value)) for how, value in raw.get("given") or []],
     )
     consent = raw.get("consent") if "consent" in raw else state.cookie(CONSENT_KEY)
     state.consent = consent if isinstance(consent, str) else None

@@ -128,16 +128,29 @@ def test_session_allowed_with_session_tracking_and_known_ids_found_anywhere() ->
 
 def test_allow_and_identifiers_named_by_the_test() -> None:
     product = "11111111-2222-4333-8444-555555555555"
-    capture = capture_of(([event(0, properties={"product": product, "who": "jane@x.io"})], {}))
+    capture = capture_of(
+        ([event(0, properties={"product": product, "who": "user-42", "mail": "jane@x.io"})], {})
+    )
     state = state_of()
-    assert "jane" not in failure(lambda: assert_no_identifier_leaked(capture, state))
-    assert_no_identifier_leaked(capture, state, allow=[product])
+    message = failure(lambda: assert_no_identifier_leaked(capture, state))
+    assert "(2 findings)" in message and "user-42" not in message
+    assert "properties.product = " in message and "looks like a visitor identifier" in message
+    assert (
+        'properties.mail = "jane@x.io" holds jane@x.io, which looks like an email address'
+        in message
+    )
     message = failure(
         lambda: assert_no_identifier_leaked(
-            capture, state, allow=[product], identifiers=["jane@x.io"]
+            capture, state, allow=[product, "jane@x.io"], identifiers=["user-42"]
         )
     )
-    assert 'properties.who = "jane@x.io" contains an identifier the test named' in message
+    assert "(1 finding)" in message
+    assert 'properties.who = "user-42" contains an identifier the test named' in message
+    given = state_of(given=[("the userId passed to identify()", "user-42")])
+    message = failure(
+        lambda: assert_no_identifier_leaked(capture, given, allow=[product, "jane@x.io"])
+    )
+    assert "contains the userId passed to identify()" in message
 
 
 def test_nothing_captured_is_a_failure_not_a_pass() -> None:

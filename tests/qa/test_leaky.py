@@ -95,3 +95,14 @@ def test_anonymous_mode_forgotten(
     message = failure(lambda: assert_server_anonymisation(tracker_capture))
     assert "1 of 1 requests to the collector lack SP-Anonymous: *" in message
     assert "has no SP-Anonymous header" in message
+
+
+def test_login_copied_into_a_property(
+    page: Page, runtime: str, tracker_capture: Capture, tracker_state: Callable[[], PageState]
+) -> None:
+    open_leaky(page, runtime, "login", tracker_capture)
+    state = tracker_state()
+    assert ("the userId passed to identify()", "user-42") in state.given
+    assert all("userId" not in e.event for e in tracker_capture.events)  # the tracker is right
+    message = failure(lambda: assert_no_identifier_leaked(tracker_capture, state))
+    assert 'properties.author = "user-42" contains the userId passed to identify()' in message
