@@ -121,11 +121,16 @@ def _contains(text: str, secret: str) -> bool:
     return secret in text or quote(secret, safe="") in text
 
 
-def _match(text: str, secrets: dict[str, str], allowed: set[str], own: str) -> str | None:
-    """Why ``text`` holds an identifier, or None; ``own`` names the allowed ids."""
+def _match(
+    text: str, secrets: dict[str, str], allowed: set[str], own: str, guess: bool = True
+) -> str | None:
+    """Why ``text`` holds an identifier, or None; ``own`` names the allowed ids; ``guess``:
+    also flag values shaped like identifiers (uuids, emails), not only known ones."""
     for secret, origin in secrets.items():
         if secret not in allowed and _contains(text, secret):
             return "contains %s" % origin
+    if not guess:
+        return None
     for email in _EMAIL.findall(text):
         if email not in allowed:
             return "holds %s, which looks like an email address" % email
@@ -248,10 +253,32 @@ def _request_findings(
             findings.append(_Finding(where, "the URL %s" % why))
     for name, value in sorted(request.headers.items()):
         if name == "cookie" and not check_cookie_header:
+            findings.extend(_cookie_findings(where, value, state, secrets, request_allowed))
             continue
         why = _match(unquote(value), secrets, request_allowed, _OWN_REQUEST)
         if why:
             findings.append(_Finding(where, "header %s: %s %s" % (name, _short(value), why)))
+    return findings
+
+
+def _cookie_findings(
+    where: str,
+    header: str,
+    state: PageState | None,
+    secrets: dict[str, str],
+    allowed: set[str],
+) -> list[_Finding]:
+    """Known identifiers in cookies the page set itself (the tracker's own cookies, which
+    anonymous modes leave in place, are :func:`assert_nothing_stored`'s business)."""
+    own = set(state.keys.values()) if state is not None else set()
+    findings = []
+    for pair in header.split(";"):
+        name, _, value = pair.strip().partition("=")
+        if not name or name in own:
+            continue
+        why = _match(unquote(value), secrets, allowed, _OWN_REQUEST, guess=False)
+        if why:
+            findings.append(_Finding(where, "header cookie: %s=%s %s" % (name, _short(value), why)))
     return findings
 
 
@@ -271,9 +298,10 @@ def assert_no_identifier_leaked(
     ``state``: the page's state (read from the capture's page when omitted); ``identifiers``:
     values the test knows identify the visitor (a login, an email); ``allow``: values that
     look like identifiers but are not (a product uuid in a URL); ``since``: check only the
-    requests after ``capture.mark()``. The ``Cookie`` header is skipped unless
-    ``check_cookie_header`` (the browser sends cookies stored earlier, which the mode leaves
-    in place; :func:`assert_nothing_stored` checks storage).
+    requests after ``capture.mark()``. In the ``Cookie`` header only the page's own cookies
+    are checked, for known identifiers, unless ``check_cookie_header`` (the browser sends the
+    tracker's cookies stored earlier, which the mode leaves in place;
+    :func:`assert_nothing_stored` checks storage).
     """
     if state is None:
         from .state import read_state

@@ -123,6 +123,15 @@ def test_session_allowed_with_session_tracking_and_known_ids_found_anywhere() ->
     assert "  request #1 " not in message and "  request #2 " not in message
     assert "properties.ref" in message and "contains the anonymousId sent in request #1" in message
     assert "header x-visitor" in message
+    cookies = {"cookie": "ajs_anonymous_id=%s; ab=%s; theme=dark" % (ANON, ANON)}
+    message = failure(
+        lambda: assert_no_identifier_leaked(
+            capture_of(([event(0, anonymousId=ANON)], {}), ([event(1)], {"headers": cookies})),
+            state,
+            since=1,
+        )
+    )
+    assert "header cookie: ab=" in message and "ajs_anonymous_id" not in message
     assert_no_identifier_leaked(capture_of(([event(1, context={"session": session})], {})), state)
 
 
