@@ -1,8 +1,9 @@
 """Suite-wide ordering and a time-per-tier summary.
 
-Browser tests (and the QA plugin's, which drive a browser too) run last: they are the slowest tier, so the fast ones report first, and
-Playwright's sync API leaves its event loop registered on the main thread for the rest
-of the session, which breaks any later test that calls ``asyncio.run()``.
+Browser tests (and the QA plugin's, which drive a browser too) run last: they are the
+slowest tiers, so the fast ones report first, and Playwright's sync API leaves its event
+loop registered on the main thread for the rest of the session, which breaks any later
+test that calls ``asyncio.run()``.
 """
 
 from __future__ import annotations
