@@ -19,6 +19,7 @@ __all__ = [
     "STRING_FIELDS",
     "BadInput",
     "check_events",
+    "encode_event",
     "events_from_body",
     "event_from_query",
     "parse_json",
@@ -28,6 +29,9 @@ __all__ = [
 
 MAX_MESSAGE_ID = 100
 """Longest ``messageId`` accepted, in characters."""
+MAX_IDENTIFIER = 500
+"""Longest ``anonymousId``/``userId``/``type``/``session.id``: indexed columns have a row size
+limit in PostgreSQL (about 2700 bytes), and 500 characters stay under it in any UTF-8."""
 
 STRING_FIELDS = frozenset(
     {
@@ -166,10 +170,14 @@ def event_from_query(query: bytes, max_depth: int, max_bytes: int) -> dict[str, 
     return check_events([event])[0]
 
 
-def _optional_string(event: dict[str, Any], key: str, where: str) -> None:
-    value = event.get(key)
-    if value is not None and not isinstance(value, str):
-        raise BadInput(400, f"{where}: {key} must be a string")
+def _identifier(value: Any, name: str, where: str, longest: int) -> None:
+    """A string stored in its own (indexed) column: no NUL, bounded length."""
+    if not isinstance(value, str):
+        raise BadInput(400, f"{where}: {name} must be a string")
+    if "\x00" in value:
+        raise BadInput(400, f"{where}: {name} contains a NUL character")
+    if len(value) > longest:
+        raise BadInput(400, f"{where}: {name} is longer than {longest} characters")
 
 
 def check_events(events: list[Any]) -> list[dict[str, Any]]:
@@ -185,12 +193,23 @@ def check_events(events: list[Any]) -> list[dict[str, Any]]:
             raise BadInput(400, f"{where}: messageId is missing")
         if not isinstance(message_id, str) or not message_id:
             raise BadInput(400, f"{where}: messageId must be a non-empty string")
-        if len(message_id) > MAX_MESSAGE_ID:
-            raise BadInput(400, f"{where}: messageId is longer than {MAX_MESSAGE_ID} characters")
+        _identifier(message_id, "messageId", where, MAX_MESSAGE_ID)
         for key in ("type", "anonymousId", "userId"):
-            _optional_string(event, key, where)
+            if event.get(key) is not None:
+                _identifier(event[key], key, where, MAX_IDENTIFIER)
         _check_context(event, where)
     return events
+
+
+def encode_event(event: dict[str, Any], where: str) -> str:
+    """The event as stored (compact JSON), or :class:`BadInput` if it cannot be stored as
+    UTF-8 text (a lone surrogate such as ``"\\ud800"`` parses but has no UTF-8 form)."""
+    text = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(400, f"{where}: a string holds a lone UTF-16 surrogate") from None
+    return text
 
 
 def session_of(event: dict[str, Any]) -> Any:
@@ -218,6 +237,5 @@ def _check_context(event: dict[str, Any], where: str) -> None:
     if session is not None:
         if not isinstance(session, dict):
             raise BadInput(400, f"{where}: session must be an object")
-        session_id = session.get("id")
-        if session_id is not None and not isinstance(session_id, str):
-            raise BadInput(400, f"{where}: session.id must be a string")
+        if session.get("id") is not None:
+            _identifier(session["id"], "session.id", where, MAX_IDENTIFIER)

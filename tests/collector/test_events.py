@@ -285,6 +285,12 @@ def test_pixel_bad_input(client: Any, query: str, status: int, words: str) -> No
         (b'{"messageId": "a", "context": {"ip": "nope"}}', "not an IP address"),
         (b'{"messageId": "a", "context": {"session": 1}}', "session must be an object"),
         (b'{"messageId": "a", "session": {"id": 7}}', "session.id must be a string"),
+        (b'{"messageId": "a\\u0000"}', "messageId contains a NUL"),
+        (b'{"messageId": "a", "userId": "u\\u0000"}', "userId contains a NUL"),
+        (b'{"messageId": "a", "anonymousId": "' + b"x" * 501 + b'"}', "longer than 500"),
+        (b'{"messageId": "a", "context": {"session": {"id": "' + b"s" * 501 + b'"}}}', "500"),
+        (b'[{"messageId": "a"}, {"messageId": "b", "p": "\\ud800"}]', "event 1: a string"),
+        (b'{"messageId": "\\udfff"}', "lone UTF-16 surrogate"),
     ],
 )
 def test_bad_body_is_400_with_a_clear_error(client: Any, body: bytes, words: str) -> None:
@@ -408,11 +414,21 @@ def test_api_events_filters(client: Any) -> None:
     assert ids("&user_id=nobody") == []
 
 
+def test_api_events_nul_in_a_filter_is_400(client: Any) -> None:
+    assert_error(client.get("/api/events?user_id=a%00b"), 400, "user_id contains a NUL")
+
+
+def test_stored_text_round_trips(client: Any) -> None:
+    sent = event(properties={"nul": "a\u0000b", "emoji": "😀", "escaped": "\"\\/"})
+    assert client.post("/collect", sent).status == 200
+    assert stored(client)[0]["properties"] == sent["properties"]
+
+
 def test_api_events_limit_capped_and_checked(make_client: Any) -> None:
     client = make_client(max_api_limit=2)
     client.post("/collect", [event(), event(), event()])
     assert len(client.get("/api/events?limit=50").json()) == 2
-    for query in ("limit=x", "limit=0", "after=-1", "after=1.5"):
+    for query in ("limit=x", "limit=0", "after=-1", "after=1.5", "after=" + "9" * 30):
         assert_error(client.get("/api/events?" + query), 400, query.split("=")[0])
 
 
