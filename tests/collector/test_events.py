@@ -15,6 +15,7 @@ import pytest
 from collector import app as app_module
 from collector.events import GIF, Batch
 from collector.store import Transaction
+from tests.pg import Cluster
 from tracker.transport import query_string
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -130,6 +131,25 @@ def test_database_down_is_503_json(client: Any) -> None:
     assert_error(client.post("/collect", event()), 503, "database")
     assert_error(client.get("/i?" + query_string(event())), 503, "database")
     assert_error(client.get("/api/events"), 503, "database")
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_outage_is_503_then_recovers(make_client: Any) -> None:
+    cluster = Cluster().start()  # its own server: this one is stopped mid-test
+    try:
+        client = make_client(db=cluster.create_database())
+        assert client.post("/collect", event()).status == 200
+        cluster.pause()
+        retried = [event(), event()]
+        assert_error(client.post("/collect", retried), 503, "database")
+        assert_error(client.get("/api/events"), 503, "database")
+        cluster.resume()
+        # Pooled connections broken by the restart are dropped as they fail (each a 503).
+        statuses = [client.post("/collect", retried).status for _ in range(10)]
+        assert set(statuses) <= {200, 503} and statuses[-1] == 200
+        assert len(stored(client)) == 3
+    finally:
+        cluster.stop()
 
 
 # --- the network cookie and the recorded IP --------------------------------------------------
