@@ -262,7 +262,8 @@ def measure(db_kind: str, db: str, batch: int, args: argparse.Namespace) -> Run:
 def markdown(runs: list[Run], meta: dict) -> str:
     lines = [
         f"`POST /collect`, {meta['clients']} keep-alive clients over loopback, one uvicorn "
-        f"process; {meta['machine']}; {meta['date']}, commit {meta['commit']}.",
+        f"process; {meta['machine']}, load average at start {meta['loadavg_at_start'][0]}; "
+        f"{meta['date']}, commit {meta['commit']}.",
         "",
         "| database | batch | requests | events/s | requests/s | p50 ms | p99 ms "
         "| errors | sent → stored once |",
@@ -299,6 +300,7 @@ def commit() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     batches = [int(b) for b in args.batches.split(",")]
     runs: list[Run] = []
     for kind in args.dbs.split(","):
@@ -327,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         "commit": commit(),
         "clients": args.clients,
         "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
+        "loadavg_at_start": load_at_start,
         "limits": {"events": args.events, "seconds": args.seconds},
         "retry_every": RETRY_EVERY,
         "duration_s": round(time.monotonic() - started, 1),
