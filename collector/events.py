@@ -178,7 +178,7 @@ def _cross_site(request: Request) -> bool:
     return origin.partition("://")[2] != request.headers.get("host", "")
 
 
-def nuid_cookie(value: str, request: Request, settings: Settings) -> str:
+def _nuid_cookie(value: str, request: Request, settings: Settings) -> str:
     """The ``Set-Cookie`` value for the network cookie: ``SameSite=None; Secure`` only when a
     cross-site page sends events over https (the only way such a cookie comes back), else Lax."""
     cookie = f"{NUID_COOKIE}={value}; Max-Age={NUID_MAX_AGE}; Path=/; HttpOnly"
@@ -211,7 +211,7 @@ def _row(event: dict[str, Any], visitor: _Visitor, received: str, where: str) ->
     )
 
 
-def event_rows(
+def _event_rows(
     events: Sequence[dict[str, Any]], visitor: _Visitor, received: str
 ) -> list[tuple[Any, ...]]:
     """The rows to insert (first of each ``messageId``), or :class:`BadInput` for an event
@@ -225,7 +225,7 @@ def event_rows(
     return rows
 
 
-def insert_rows(tx: Transaction, rows: Sequence[tuple[Any, ...]]) -> set[str]:
+def _insert_rows(tx: Transaction, rows: Sequence[tuple[Any, ...]]) -> set[str]:
     """Insert ``rows``, skipping stored ``messageId`` s; returns the ids newly stored."""
     fresh: set[str] = set()
     for start in range(0, len(rows), _ROWS_PER_INSERT):
@@ -249,9 +249,9 @@ class _Collect:
         self.hooks = list(hooks)
 
     def _store(self, events: list[dict[str, Any]], visitor: _Visitor, base: Batch) -> Batch:
-        rows = event_rows(events, visitor, format_time(base.received_at))
+        rows = _event_rows(events, visitor, format_time(base.received_at))
         with self.store.transaction() as tx:
-            fresh = insert_rows(tx, rows)
+            fresh = _insert_rows(tx, rows)
             new_events = []
             for event in events:
                 if event["messageId"] in fresh:
@@ -286,7 +286,7 @@ class _Collect:
         response = reply(done)
         if visitor.new_cookie and visitor.network_userid:
             response.headers.append(
-                "set-cookie", nuid_cookie(visitor.network_userid, request, self.settings)
+                "set-cookie", _nuid_cookie(visitor.network_userid, request, self.settings)
             )
         for hook in self.hooks:
             for name, value in hook.headers(done):
