@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -102,15 +103,23 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def parse_json(text: str, max_depth: int) -> Any:
-    """Strict JSON (no NaN/Infinity) nested at most ``max_depth`` deep, or :class:`BadInput`.
+    """Strict JSON nested at most ``max_depth`` deep, or :class:`BadInput`: no NaN, no
+    Infinity, no number overflowing to it (a stored event must encode back to JSON).
 
     The parser stops input nested deeper than the interpreter's recursion limit with a
     ``RecursionError`` (answered as too deep, like any depth past ``max_depth``).
     """
     too_deep = BadInput(400, f"JSON nested deeper than {max_depth} levels")
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise too_deep from None
     except ValueError as exc:

@@ -254,10 +254,11 @@ def test_pixel_stores_the_event_and_answers_a_gif(client: Any) -> None:
 
 
 def test_pixel_string_fields_stay_strings(client: Any) -> None:
-    sent = event(userId="123", anonymousId="null", event="[1]")
+    sent = event(userId="123", anonymousId="null", event="[1]", label="1e999")
     assert client.get("/i?" + query_string(sent)).status == 200
     got = stored(client)[0]
     assert (got["userId"], got["anonymousId"], got["event"]) == ("123", "null", "[1]")
+    assert got["label"] == "1e999"  # not a finite number: kept as the string it was
 
 
 @pytest.mark.parametrize(
@@ -286,6 +287,9 @@ def test_pixel_bad_input(client: Any, query: str, status: int, words: str) -> No
         (b'{"messageId": "a",', "invalid JSON"),
         (b"[1, 2", "invalid JSON"),
         (b'{"messageId": "a", "n": NaN}', "invalid JSON"),
+        (b'{"messageId": "a", "n": -Infinity}', "invalid JSON"),
+        (b'{"messageId": "a", "n": 1e999}', "out of range"),
+        (b'{"messageId": "a", "n": ' + b"1" * 5000 + b"}", "invalid JSON"),
         (b'{"messageId": "caf\xe9"}', "not UTF-8"),
         (b"", "empty body"),
         (b"   ", "empty body"),
