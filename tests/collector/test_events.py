@@ -533,3 +533,13 @@ def test_two_collectors_on_one_database_store_each_event_once(make_client: Any) 
     assert row_count(left) == row_count(right) == 200
     ids = [e["messageId"] for e in stored(right)]
     assert sorted(ids) == sorted(e["messageId"] for b in batches for e in b)
+
+
+def test_batch_and_depth_limits_are_configurable(make_client: Any) -> None:
+    client = make_client(max_batch_events=3, max_json_depth=4)
+    assert_error(client.post("/collect", [event() for _ in range(4)]), 413, "at most 3")
+    assert client.post("/collect", [event() for _ in range(3)]).status == 200
+    shallow = {"messageId": "s", "p": {"q": [1]}}  # list, event, p, q: 4 levels
+    assert client.post("/collect", [shallow]).status == 200
+    deep = {"messageId": "d", "p": {"q": [[1]]}}
+    assert_error(client.post("/collect", [deep]), 400, "deeper than 4")
