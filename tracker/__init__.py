@@ -43,6 +43,10 @@ API = (
     "page",
     "get_buffered_events",
     "flush",
+    "start_anonymous_session",
+    "get_access_token",
+    "update_session_metadata",
+    "transfer_anonymous_session",
 )
 """The page tracker's methods, also reachable as functions of this module."""
 
