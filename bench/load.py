@@ -263,7 +263,8 @@ def measure(db_kind: str, db: str, batch: int, args: argparse.Namespace) -> Run:
 def markdown(runs: list[Run], meta: dict) -> str:
     lines = [
         f"`POST /collect`, {meta['clients']} keep-alive clients over loopback, one uvicorn "
-        f"process; {meta['machine']}, load average at start {meta['loadavg_at_start'][0]}; "
+        f"process; {meta['machine']}, 1-minute load average {meta['loadavg_at_start'][0]} at "
+        f"start and {meta['loadavg_at_end'][0]} at the end (other work on the machine slows it); "
         f"{meta['date']}, commit {meta['commit']}.",
         "",
         "| database | batch | requests | events/s | requests/s | p50 ms | p99 ms "
@@ -332,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         "clients": args.clients,
         "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
         "loadavg_at_start": load_at_start,
+        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
         "limits": {"events": args.events, "seconds": args.seconds},
         "retry_every": RETRY_EVERY,
         "duration_s": round(time.monotonic() - started, 1),
