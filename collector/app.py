@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Mount
 
 from collector import health
 from collector.settings import Settings
-from collector.static import GzipCache, StaticDir, content_type
+from collector.static import CORS_HEADERS, GzipCache, StaticDir, content_type
 from collector.store import Store
 
 __all__ = ["FEATURES", "Feature", "create_app"]
@@ -55,6 +55,8 @@ def create_app(settings: Settings | None = None, *, warm_cache: bool = True) -> 
                 cache_control=dist_cache,
                 gzip_cache=gzip_cache,
                 missing_hint=BUILD_HINT,
+                headers=CORS_HEADERS,
+                hashed_immutable=True,
             ),
         ),
         Mount("/", StaticDir(settings.web_dir, cache_control="no-cache", gzip_cache=gzip_cache)),
