@@ -35,7 +35,10 @@ class Feature(Protocol):
 FEATURES: tuple[Feature, ...] = (health,)
 """Endpoint modules, matched in this order before the static mounts."""
 
-BUILD_HINT = "Is the build missing or stale? Run `.venv/bin/python build.py` at the repo root."
+BUILD_HINT = (
+    "Is the build missing or stale? Run `.venv/bin/python build.py` at the repo root, "
+    "or point --dist at a build (e.g. node_modules/tracker/dist from the npm package)."
+)
 
 
 def create_app(settings: Settings | None = None, *, warm_cache: bool = True) -> Starlette:
