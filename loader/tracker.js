@@ -30,7 +30,14 @@
     var script = currentScript();
     var base = new URL('.', (script && script.src) || location.href).href;
     var violations = [];  /* Content-Security-Policy reports seen while loading */
-    function onViolation(event) { violations.push(event); }
+    function onViolation(event) {
+      violations.push(event);
+      /* a runtime whose wasm compile or file fetch is refused may never settle (Pyodide) */
+      var blocked = String(event.blockedURI || '');
+      if (blocked === 'wasm-eval' || blocked.indexOf(base) === 0) {
+        fail(new Error('blocked by the Content-Security-Policy: ' + blocked));
+      }
+    }
     try { document.addEventListener('securitypolicyviolation', onViolation); } catch (e) { /* old browser */ }
     var name = (script && script.getAttribute('data-global')) || 'tracker';
     var runtime = (script && script.getAttribute('data-runtime')) || 'micropython';
