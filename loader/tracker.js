@@ -31,6 +31,7 @@
     var base = new URL('.', (script && script.src) || location.href).href;
     var violations = [];  /* Content-Security-Policy reports seen while loading */
     function onViolation(event) {
+      if (event.disposition === 'report') return;  /* Report-Only policies block nothing */
       violations.push(event);
       /* a runtime whose wasm compile or file fetch is refused may never settle (Pyodide) */
       var blocked = String(event.blockedURI || '');

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Frame, Page, Response
+from playwright.sync_api import Frame, Page, Response, Route
 
 from tests.packaging.wheel_build import build_wheel
 
@@ -270,6 +270,26 @@ def test_csp_without_wasm_unsafe_eval_says_so(tp: TrackerPage, pages: PageHost) 
     assert "'wasm-unsafe-eval'" in warnings[0] and tp.runtime in warnings[0]
 
 
+def test_report_only_policy_does_not_stop_loading(tp: TrackerPage) -> None:
+    """A Content-Security-Policy-Report-Only header reports the wasm compile but blocks
+    nothing: the tracker loads."""
+    html = _page(tp.runtime, [INIT, "tracker('setUserToken', 'reported');"], "/dist/tracker.js")
+    url = f"{tp.base_url}/t/report-only-{tp.runtime}.html"
+    report_only = {"content-security-policy-report-only": "script-src 'self'"}
+    tp.page.route(
+        url,
+        lambda route: route.fulfill(
+            body=html, content_type="text/html; charset=utf-8", headers=report_only
+        ),
+    )
+    tp.page.set_default_timeout(READY_TIMEOUT_MS)
+    tp.page.goto(url)
+    seen = _settled(tp.page)
+    assert seen["loadError"] is None, seen
+    assert seen["token"] == "reported"
+    assert seen["violations"], "the policy did report"
+
+
 def test_pyscript_page_under_its_documented_csp(tp: TrackerPage, pages: PageHost) -> None:
     """web/pyscript.html under the README's PyScript policy (PyScript itself needs
     'unsafe-eval' and blob: workers; the page's inline module script gets a nonce)."""
@@ -340,6 +360,26 @@ def test_dist_host_without_cors_is_named(
     assert seen["loadError"]["file"].startswith(no_cors_origin + "/")
     warnings = tp.wait_for_warnings(1, "[tracker]")
     assert len(warnings) == 1 and "Access-Control-Allow-Origin" in warnings[0], warnings
+
+
+def test_offline_is_named(tp: TrackerPage) -> None:
+    """tracker.js came from the cache but the network is gone: reason "offline"."""
+    tp.page.add_init_script(
+        "Object.defineProperty(Navigator.prototype, 'onLine', {get: () => false});"
+    )
+
+    def offline(route: Route) -> None:
+        if route.request.url.endswith("/dist/tracker.js"):
+            route.continue_()
+        else:
+            route.abort("internetdisconnected")
+
+    tp.page.route("**/dist/**", offline)
+    tp.open(INIT, ready=False)
+    seen = _settled(tp.page)
+    assert seen["loadError"]["reason"] == "offline", seen
+    warnings = tp.wait_for_warnings(1, "[tracker]")
+    assert len(warnings) == 1 and "offline" in warnings[0], warnings
 
 
 # --- the wheel in Pyodide --------------------------------------------------------------------
