@@ -39,11 +39,11 @@
         fail(new Error('blocked by the Content-Security-Policy: ' + blocked));
       }
     }
-    try { document.addEventListener('securitypolicyviolation', onViolation); } catch (e) { /* old browser */ }
     var name = (script && script.getAttribute('data-global')) || 'tracker';
     var runtime = (script && script.getAttribute('data-runtime')) || 'micropython';
     var stub = window[name];
     if (stub && stub.ready) return;  /* the loader already ran for this global */
+    try { document.addEventListener('securitypolicyviolation', onViolation); } catch (e) { /* old browser */ }
 
     var pending = stub && stub.q ? slice.call(stub.q) : [];
     var fns = [];        /* JS functions passed to Python, by id */
