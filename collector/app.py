@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Mount
 from collector import anonymous, cart, events, health
 from collector.cors import CorsMiddleware
 from collector.settings import Settings
-from collector.static import GzipCache, StaticDir, content_type
+from collector.static import CORS_HEADERS, GzipCache, StaticDir, content_type
 from collector.store import Store
 
 __all__ = ["FEATURES", "Feature", "create_app"]
@@ -40,7 +40,10 @@ class Feature(Protocol):
 FEATURES: tuple[Feature, ...] = (health, events, anonymous, cart)
 """Endpoint modules, matched in this order before the static mounts."""
 
-BUILD_HINT = "Is the build missing or stale? Run `.venv/bin/python build.py` at the repo root."
+BUILD_HINT = (
+    "Is the build missing or stale? Run `.venv/bin/python build.py` at the repo root, "
+    "or point --dist at a build (e.g. node_modules/tracker/dist from the npm package)."
+)
 
 
 def create_app(settings: Settings | None = None, *, warm_cache: bool = True) -> Starlette:
@@ -70,6 +73,8 @@ def create_app(settings: Settings | None = None, *, warm_cache: bool = True) -> 
                 cache_control=dist_cache,
                 gzip_cache=gzip_cache,
                 missing_hint=BUILD_HINT,
+                headers=CORS_HEADERS,
+                hashed_immutable=True,
             ),
         ),
         Mount("/", StaticDir(settings.web_dir, cache_control="no-cache", gzip_cache=gzip_cache)),

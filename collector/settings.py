@@ -9,8 +9,11 @@ from pathlib import Path
 
 __all__ = ["REPO_ROOT", "Settings"]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-"""The repository root, found from this package's location (not the working directory)."""
+_CHECKOUT = Path(__file__).resolve().parent.parent
+REPO_ROOT = _CHECKOUT if (_CHECKOUT / "build.py").is_file() else Path.cwd()
+"""The repository root, found from this package's location; when the collector is installed
+from the wheel (no clone around it), the working directory, where ``web/`` and ``dist/`` are
+then looked up by default."""
 
 
 @dataclass(frozen=True)

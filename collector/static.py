@@ -2,7 +2,8 @@
 
 Compressible files are gzipped once and kept in memory (keyed by mtime and size),
 so the multi-megabyte runtime ``.wasm`` files cost one compression per build,
-not one per visitor.
+not one per visitor. The build may be loaded by pages of any origin (:data:`CORS_HEADERS`),
+and its content-hashed names (:data:`HASHED_NAME`) are cached for a year.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import errno
 import gzip
 import os
+import re
 import stat
 import threading
 from collections.abc import Iterable
@@ -23,7 +25,15 @@ from starlette.responses import FileResponse, PlainTextResponse, RedirectRespons
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-__all__ = ["CONTENT_TYPES", "GzipCache", "StaticDir", "content_type"]
+__all__ = [
+    "CONTENT_TYPES",
+    "CORS_HEADERS",
+    "HASHED_NAME",
+    "IMMUTABLE",
+    "GzipCache",
+    "StaticDir",
+    "content_type",
+]
 
 CONTENT_TYPES: dict[str, str] = {
     ".html": "text/html; charset=utf-8",
@@ -44,6 +54,7 @@ CONTENT_TYPES: dict[str, str] = {
     ".toml": "text/plain; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
     ".md": "text/markdown; charset=utf-8",
+    ".ts": "text/plain; charset=utf-8",
     ".svg": "image/svg+xml",
     ".png": "image/png",
     ".ico": "image/x-icon",
@@ -64,6 +75,21 @@ COMPRESSIBLE = frozenset(
 
 GZIP_MIN_SIZE = 512
 """Below this many bytes gzip saves nothing worth a header."""
+
+HASHED_NAME = re.compile(r"(?:^|/)[^/]+\.[0-9a-f]{10}(?:/|\.[^/.]+$)")
+"""A path with a content-hashed file (``tracker-mpy.<hash>.zip``) or directory
+(``pyodide.<hash>/…``) in it, as ``build.py`` names them: its content never changes."""
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+"""Cache-Control for content that never changes under its URL."""
+
+CORS_HEADERS: dict[str, str] = {
+    "access-control-allow-origin": "*",
+    "cross-origin-resource-policy": "cross-origin",
+    "timing-allow-origin": "*",
+}
+"""Headers that let a page on any origin (also an opaque one: a sandboxed iframe) fetch,
+import and time the build's files; they carry no cookies, so ``*`` is safe."""
 
 
 def content_type(path: str | os.PathLike[str]) -> str:
@@ -112,7 +138,8 @@ class StaticDir(StaticFiles):
     """Serve one directory (``index.html`` for directories), or a hint when it does not exist.
 
     ``cache_control`` applies to every file; a request with a ``v=`` query (a
-    versioned URL) is marked immutable for a year instead.
+    versioned URL) or, with ``hashed_immutable``, a path matching :data:`HASHED_NAME` is
+    marked immutable for a year instead. ``headers`` go on every answer (404s too).
     """
 
     def __init__(
@@ -122,16 +149,35 @@ class StaticDir(StaticFiles):
         cache_control: str,
         gzip_cache: GzipCache,
         missing_hint: str = "",
+        headers: dict[str, str] | None = None,
+        hashed_immutable: bool = False,
     ) -> None:
         super().__init__(directory=directory, html=True, check_dir=False, follow_symlink=True)
         self.root = directory
         self.cache_control = cache_control
         self.gzip_cache = gzip_cache
         self.missing_hint = missing_hint
+        self.headers = dict(headers or {})
+        self.hashed_immutable = hashed_immutable
         self.config_checked = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.respond(self.get_path(scope), scope)
+        path = self.get_path(scope)
+        if scope["method"] == "OPTIONS" and self.headers:
+            response: Response = Response(
+                status_code=204,
+                headers={
+                    "allow": "GET, HEAD, OPTIONS",
+                    "access-control-allow-methods": "GET, HEAD",
+                },
+            )
+        else:
+            response = await self.respond(path, scope)
+            if self.hashed_immutable and HASHED_NAME.search(path.replace(os.sep, "/")):
+                if response.status_code in (200, 304):
+                    response.headers["cache-control"] = IMMUTABLE
+        for key, value in self.headers.items():
+            response.headers[key] = value
         await response(scope, receive, send)
 
     async def respond(self, path: str, scope: Scope) -> Response:
@@ -170,9 +216,7 @@ class StaticDir(StaticFiles):
         headers = {
             "etag": etag,
             "last-modified": formatdate(st.st_mtime, usegmt=True),
-            "cache-control": (
-                "public, max-age=31536000, immutable" if versioned else self.cache_control
-            ),
+            "cache-control": IMMUTABLE if versioned else self.cache_control,
         }
         if compressible:
             headers["vary"] = "Accept-Encoding"

@@ -5,6 +5,8 @@
 
   var METHODS = /*METHODS*/[];
   var PYODIDE_LOCK = /*PYODIDE_LOCK*/null;
+  /* plain name -> content-hashed name under dist/ (build.py); a directory name ends in / */
+  var FILES = /*FILES*/{};
   var slice = Array.prototype.slice;
   /* Methods whose direct form returns a Promise: the position of the callback Python calls
      with the result (the Promise's value; null after a warning when the call failed). */
@@ -33,10 +35,21 @@
   function start() {
     var script = currentScript();
     var base = new URL('.', (script && script.src) || location.href).href;
+    var violations = [];  /* Content-Security-Policy reports seen while loading */
+    function onViolation(event) {
+      if (event.disposition === 'report') return;  /* Report-Only policies block nothing */
+      violations.push(event);
+      /* a runtime whose wasm compile or file fetch is refused may never settle (Pyodide) */
+      var blocked = String(event.blockedURI || '');
+      if (blocked === 'wasm-eval' || blocked.indexOf(base) === 0) {
+        fail(new Error('blocked by the Content-Security-Policy: ' + blocked));
+      }
+    }
     var name = (script && script.getAttribute('data-global')) || 'tracker';
     var runtime = (script && script.getAttribute('data-runtime')) || 'micropython';
     var stub = window[name];
     if (stub && stub.ready) return;  /* the loader already ran for this global */
+    try { document.addEventListener('securitypolicyviolation', onViolation); } catch (e) { /* old browser */ }
 
     var pending = stub && stub.q ? slice.call(stub.q) : [];
     var fns = [];        /* JS functions passed to Python, by id */
@@ -160,6 +173,7 @@
       });
     });
     tracker.ready = ready;
+    tracker.loadError = null;
     tracker.q = pending;
     window[name] = tracker;
 
@@ -196,11 +210,29 @@
       settle();
     }
 
+    /* One warning naming the file and the likely cause, `loadError` for the page, then
+       `ready` resolves. Waits a moment: CSP reports and resource timings arrive late. */
     function fail(error) {
       if (state !== 'loading') return;
       state = 'failed';
-      warn('could not load (' + runtime + '): ' + describe(error));
-      settle();
+      setTimeout(function () {
+        var dropped = 0;
+        for (var i = 0; i < pending.length; i++) {
+          if (typeof pending[i][0] !== 'function' && pending[i][0] !== 'flush') dropped++;
+        }
+        var problem = loadProblem(error, base, violations);
+        var message = 'could not load (' + runtime + '): ' + problem.message;
+        if (dropped) message += ' ' + dropped + ' queued call' + (dropped > 1 ? 's were' : ' was') + ' dropped.';
+        warn(message + ' See ' + name + '.loadError.');
+        var loadError = new Error(problem.message);
+        loadError.name = 'TrackerLoadError';
+        loadError.reason = problem.reason;
+        loadError.file = problem.file;
+        loadError.runtime = runtime;
+        loadError.cause = error;
+        tracker.loadError = loadError;
+        settle();
+      }, 100);
     }
 
     function settle() {
@@ -216,6 +248,7 @@
           for (var i = 0; i < arguments.length; i++) tracker.apply(null, slice.call(arguments[i]));
         }
       };
+      try { document.removeEventListener('securitypolicyviolation', onViolation); } catch (e) { /* old browser */ }
       try { performance.mark('tracker:ready'); } catch (e) { /* marks are optional */ }
       resolveReady();
     }
@@ -226,18 +259,21 @@
       if (as !== 'script') link.as = as;
       link.crossOrigin = 'anonymous';
       link.href = url;
-      link.onerror = function () { fail(new Error('cannot fetch ' + url)); };
+      link.onerror = function () { fail(fetchError(url, 0)); };
       link.onload = function () {
         /* a preload "loads" on an HTTP error too; Pyodide then waits forever, so check */
-        var entries = performance.getEntriesByName ? performance.getEntriesByName(url) : [];
-        var status = entries.length ? entries[entries.length - 1].responseStatus : 0;
-        if (status >= 400) fail(new Error('cannot fetch ' + url + ' (' + status + ')'));
+        var status = responseStatus(url);
+        if (status >= 400) fail(fetchError(url, status));
       };
       (document.head || document.documentElement).appendChild(link);
     }
 
     var loaders = { micropython: loadMicroPython, pyodide: loadPyodide };
-    if (!loaders[runtime]) return fail(new Error('unknown data-runtime "' + runtime + '"'));
+    if (!loaders[runtime]) {
+      var unknown = new Error('unknown data-runtime "' + runtime + '" (micropython or pyodide)');
+      unknown.reason = 'config';
+      return fail(unknown);
+    }
     loaders[runtime](base).then(function (module) {
       if (state !== 'loading') return;
       py = module;
@@ -250,12 +286,13 @@
     });
 
     function loadMicroPython(base) {
-      var dir = base + 'micropython/';
+      var dir = base + file('micropython/');
       preload(dir + 'micropython.wasm', 'fetch');
-      var files = fetchBundle(base + 'tracker-mpy.zip');
+      var files = fetchBundle(base + file('tracker-mpy.zip'));
       files.catch(fail);
-      return import(dir + 'micropython.mjs').then(function (m) {
-        return m.loadMicroPython({ url: dir + 'micropython.wasm', stdout: print, stderr: print });
+      return load(dir + 'micropython.mjs').then(function (m) {
+        return m.loadMicroPython({ url: dir + 'micropython.wasm', stdout: print, stderr: print })
+          .catch(blame(dir + 'micropython.wasm'));
       }).then(function (mp) {
         return files.then(function (entries) {
           install(mp.FS, '/lib/', entries);
@@ -266,13 +303,13 @@
     }
 
     function loadPyodide(base) {
-      var dir = base + 'pyodide/';
+      var dir = base + file('pyodide/');
       preload(dir + 'pyodide.asm.wasm', 'fetch');
       preload(dir + 'python_stdlib.zip', 'fetch');
       preload(dir + 'pyodide.asm.mjs', 'script');
-      var files = fetchBundle(base + 'tracker-py.zip');
+      var files = fetchBundle(base + file('tracker-py.zip'));
       files.catch(fail);
-      return import(dir + 'pyodide.mjs').then(function (m) {
+      return load(dir + 'pyodide.mjs').then(function (m) {
         return m.loadPyodide({
           indexURL: dir,
           lockFileContents: PYODIDE_LOCK,
@@ -288,6 +325,100 @@
         return bridge(pyodide.pyimport('tracker.browser'));
       });
     }
+  }
+
+  /* The content-hashed name build.py gave a file or directory of dist/. */
+  function file(name) {
+    return FILES[name] || name;
+  }
+
+  /* import() a module; a failure names the module's URL. */
+  function load(url) {
+    return import(url).catch(blame(url));
+  }
+
+  /* A rejection handler that records which file failed, unless a deeper one already did. */
+  function blame(url) {
+    return function (error) {
+      if (error && typeof error === 'object' && !error.file) {
+        try { error.file = url; } catch (e) { /* frozen error: the diagnosis guesses */ }
+      }
+      throw error;
+    };
+  }
+
+  function fetchError(url, status) {
+    var error = new Error('cannot fetch ' + url + (status ? ' (' + status + ')' : ''));
+    error.file = url;
+    error.status = status;
+    return error;
+  }
+
+  function responseStatus(url) {
+    try {
+      var entries = performance.getEntriesByName(url);
+      return entries.length ? entries[entries.length - 1].responseStatus || 0 : 0;
+    } catch (e) {
+      return 0;
+    }
+  }
+
+  /* Why loading failed, from the error, the page's CSP reports and the resource timings of
+     dist/: {reason: 'csp'|'http'|'offline'|'cors'|'network'|'config'|'error', file, message}. */
+  function loadProblem(error, base, violations) {
+    var file = (error && error.file) || '';
+    var text = describe(error);
+    for (var i = 0; i < violations.length; i++) {
+      var v = violations[i];
+      var blocked = String(v.blockedURI || '');
+      var directive = String(v.effectiveDirective || v.violatedDirective || '');
+      var what = null;
+      if (blocked === 'wasm-eval') what = "compiling WebAssembly: add 'wasm-unsafe-eval' to script-src";
+      else if (blocked === 'eval') what = "eval: add 'unsafe-eval' to script-src";
+      else if (originOf(blocked) === originOf(base)) what = blocked + ': allow ' + originOf(base) + ' in ' + directive;
+      if (what) {
+        return { reason: 'csp', file: blocked.indexOf('eval') < 0 ? blocked : file,
+          message: 'the Content-Security-Policy (' + directive + ') blocked ' + what + '.' };
+      }
+    }
+    if (/Content Security Policy|unsafe-eval/.test(text)) {
+      return { reason: 'csp', file: file,
+        message: "the Content-Security-Policy blocked compiling WebAssembly: add 'wasm-unsafe-eval' to script-src (" + text + ').' };
+    }
+    var status = (error && error.status) || (file && responseStatus(file)) || 0;
+    if (!(status >= 400)) {
+      try {
+        var entries = performance.getEntriesByType('resource');
+        for (var j = 0; j < entries.length; j++) {
+          if (entries[j].name.indexOf(base) === 0 && entries[j].responseStatus >= 400) {
+            file = entries[j].name;
+            status = entries[j].responseStatus;
+            break;
+          }
+        }
+      } catch (e) { /* no resource timing */ }
+    }
+    if (status >= 400) {
+      return { reason: 'http', file: file,
+        message: file + ' answered ' + status + ': deploy every file of one build of dist/ beside tracker.js.' };
+    }
+    if (error && error.reason === 'config') return { reason: 'config', file: '', message: text + '.' };
+    var network = /fetch|network|import|load/i.test(text) && (!error || error.name === 'TypeError' || error.file);
+    if (network && typeof navigator !== 'undefined' && navigator.onLine === false) {
+      return { reason: 'offline', file: file, message: 'offline, cannot fetch ' + (file || base) + '.' };
+    }
+    if (network && file && originOf(file) !== originOf(location.href)) {
+      return { reason: 'cors', file: file,
+        message: 'cannot fetch ' + file + ': its server must answer with Access-Control-Allow-Origin (CORS), or it is unreachable.' };
+    }
+    if (network) {
+      return { reason: 'network', file: file, message: 'cannot fetch ' + (file || base) + ' (' + text + ').' };
+    }
+    return { reason: 'error', file: file, message: text + (file ? ' (' + file + ')' : '') + '.' };
+  }
+
+  function originOf(url) {
+    try { return new URL(url, location.href).origin; } catch (e) { return ''; }
   }
 
   /* Plain JS functions for the bridge entry points, looked up once rather than per call. */
@@ -306,9 +437,9 @@
 
   function fetchBundle(url) {
     return fetch(url).then(function (response) {
-      if (!response.ok) throw new Error('cannot fetch ' + url + ' (' + response.status + ')');
+      if (!response.ok) throw fetchError(url, response.status);
       return response.arrayBuffer();
-    }).then(unzip);
+    }, blame(url)).then(unzip);
   }
 
   /* Entries of an uncompressed zip as {name, data}; build.py writes only stored entries. */

@@ -147,3 +147,54 @@ def test_symlinked_build_files_are_served(client: Any, site: tuple[Path, Path]) 
 def test_healthz_route_wins_over_site(client: Any, site: tuple[Path, Path]) -> None:
     (site[0] / "healthz").write_text("static")
     assert client.get("/healthz").json() == {"ok": True}
+
+
+# --- issue 14: the build from any origin, hashed names cached forever --------------------------
+
+
+def test_dist_answers_any_origin_also_on_errors_and_revalidation(client: Any) -> None:
+    """Everything under /dist/ (200, 304, 404) may be read by a page of any origin;
+    the demo site does not say so."""
+    origin = {"origin": "http://localhost:1234"}
+    first = client.get("/dist/micropython.wasm", origin)
+    again = client.get("/dist/micropython.wasm", {**origin, "if-none-match": first.headers["etag"]})
+    missing = client.get("/dist/nope.js", origin)
+    for reply in (first, again, missing):
+        assert reply.headers["access-control-allow-origin"] == "*"
+        assert reply.headers["cross-origin-resource-policy"] == "cross-origin"
+        assert reply.headers["timing-allow-origin"] == "*"
+    assert (again.status, missing.status) == (304, 404)
+    assert "access-control-allow-origin" not in client.get("/", origin).headers
+
+
+def test_dist_preflight_is_answered(client: Any) -> None:
+    reply = client.request(
+        "OPTIONS",
+        "/dist/tracker.js",
+        {"origin": "null", "access-control-request-method": "GET"},
+    )
+    assert reply.status == 204
+    assert reply.headers["access-control-allow-origin"] == "*"
+    assert "GET" in reply.headers["access-control-allow-methods"]
+
+
+def test_hashed_names_are_immutable_and_tracker_js_short_lived(
+    client: Any, site: tuple[Path, Path]
+) -> None:
+    """build.py's hashed files and directories are cached for a year; tracker.js is not."""
+    dist = site[1]
+    (dist / "tracker-mpy.0123456789.zip").write_bytes(b"PK\3\4" + bytes(64))
+    (dist / "pyodide.abcdef0123").mkdir()
+    (dist / "pyodide.abcdef0123" / "pyodide.asm.wasm").write_bytes(b"\0asm" + bytes(64))
+    for path in ("/dist/tracker-mpy.0123456789.zip", "/dist/pyodide.abcdef0123/pyodide.asm.wasm"):
+        reply = client.get(path, GZIP)
+        assert reply.status == 200, path
+        assert reply.headers["cache-control"] == "public, max-age=31536000, immutable", path
+        again = client.get(path, {"if-none-match": reply.headers["etag"]})
+        assert again.status == 304
+        assert again.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert client.get("/dist/tracker.js").headers["cache-control"] == "public, max-age=600"
+    assert client.get("/dist/nope.0123456789.js").headers.get("cache-control") is None
+    assert client.get("/dist/pyodide.abcdef0123/pyodide.asm.wasm").headers["content-type"] == (
+        "application/wasm"
+    )

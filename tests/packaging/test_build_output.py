@@ -1,0 +1,86 @@
+"""build.py: content-hashed names the loader and manifest.json point to, byte-identical output."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from collector.static import HASHED_NAME
+
+ROOT = Path(__file__).resolve().parents[2]
+UNHASHED = {"tracker.js", "tracker.d.ts", "manifest.json"}
+TYPES = "declare const tracker: unknown;\n"
+
+
+def _build_copy(where: Path) -> Path:
+    """Run build.py in a copy of the sources at ``where`` (with a tracker.d.ts); its dist/."""
+    where.mkdir()
+    shutil.copy2(ROOT / "build.py", where / "build.py")
+    for name in ("tracker", "loader"):
+        shutil.copytree(ROOT / name, where / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (where / "loader" / "tracker.d.ts").write_text(TYPES)
+    (where / "node_modules").symlink_to(ROOT / "node_modules")
+    subprocess.run([sys.executable, "build.py"], cwd=where, check=True, capture_output=True)
+    return where / "dist"
+
+
+def _tree(dist: Path) -> dict[str, bytes]:
+    return {p.relative_to(dist).as_posix(): p.read_bytes() for p in dist.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("builds")
+    return _build_copy(tmp / "one"), _build_copy(tmp / "another-path")
+
+
+def test_same_sources_give_byte_identical_dist(builds: tuple[Path, Path]) -> None:
+    first, second = builds
+    assert _tree(first) == _tree(second)
+
+
+def test_every_name_but_the_entry_points_carries_its_content_hash(
+    builds: tuple[Path, Path],
+) -> None:
+    """Files and runtime directories are named `<name>.<hash>`; the hash of a file is its
+    content's; the collector's HASHED_NAME (immutable caching) recognises each of them."""
+    dist = builds[0]
+    tree = _tree(dist)
+    assert UNHASHED <= set(tree)
+    for path in tree:
+        if path in UNHASHED:
+            assert not HASHED_NAME.search(path), path
+        else:
+            assert HASHED_NAME.search(path), path
+    for path in (p for p in tree if "/" not in p and p not in UNHASHED):
+        digest = hashlib.sha256(tree[path]).hexdigest()[:10]
+        assert path.split(".")[-2] == digest, path
+
+
+def test_manifest_and_loader_name_the_hashed_files(builds: tuple[Path, Path]) -> None:
+    dist = builds[0]
+    manifest = json.loads((dist / "manifest.json").read_text())
+    assert set(manifest) == {
+        "tracker-mpy.zip",
+        "tracker-py.zip",
+        "micropython/",
+        "pyodide/",
+        "pyscript/",
+    }
+    loader = (dist / "tracker.js").read_text()
+    for plain, hashed in manifest.items():
+        assert (dist / hashed).exists(), hashed
+        assert hashed != plain and f'"{hashed}"' in loader
+    assert (dist / manifest["micropython/"] / "micropython.wasm").is_file()
+    assert (dist / manifest["pyodide/"] / "pyodide.asm.wasm").is_file()
+    assert (dist / manifest["pyscript/"] / "core.js").is_file()
+
+
+def test_type_declarations_are_copied_unhashed(builds: tuple[Path, Path]) -> None:
+    assert (builds[0] / "tracker.d.ts").read_text() == TYPES
