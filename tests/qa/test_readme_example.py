@@ -79,11 +79,15 @@ def test_readme_example_fails_on_the_leaky_page(
     source = readme_example().replace('PAGE = "/consent.html"', 'PAGE = "/leaky.html"')
     output = run_example(tmp_path, base_url, runtime, source, "-k", "before_consent")
     assert "1 failed" in output, output
-    assert (
-        "AssertionError: user identifiers leaked to the collector (2 findings) under "
-        'anonymousTracking={"withServerAnonymisation": true}, stateStorageStrategy=none '
-        f"(page {base_url}/leaky.html?runtime={runtime})"
-    ) in output, output
+    # Two page views leak; how many requests carry them depends on timing.
+    assert re.search(
+        r"AssertionError: user identifiers leaked to the collector \([23] findings\) under "
+        + re.escape(
+            'anonymousTracking={"withServerAnonymisation": true}, stateStorageStrategy=none '
+            f"(page {base_url}/leaky.html?runtime={runtime})"
+        ),
+        output,
+    ), output
     assert re.search(
         r'event 1 \(page "Leaky", messageId [0-9a-f-]{36}\): properties\.visitor = "[0-9a-f-]{36}" '
         r"holds [0-9a-f-]{36}, which looks like a visitor identifier",
