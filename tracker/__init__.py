@@ -43,6 +43,8 @@ API = (
     "page",
     "get_buffered_events",
     "flush",
+    "set_consent",
+    "get_consent",
 )
 """The page tracker's methods, also reachable as functions of this module."""
 

@@ -92,6 +92,8 @@ _COMMANDS: "Dict[str, Callable[[Any, List[Any]], Any]]" = {
     "page": lambda t, a: t.page(_arg(a, 0), _arg(a, 1), _arg(a, 2), _arg(a, 3)),
     "getBufferedEvents": lambda t, a: t.get_buffered_events(),
     "flush": lambda t, a: t.flush(_arg(a, 0)),
+    "setConsent": lambda t, a: t.set_consent(a[0] if a else ""),
+    "getConsent": lambda t, a: t.get_consent(),
 }
 
 METHODS = sorted(name for name in _COMMANDS if "." not in name)
