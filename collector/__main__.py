@@ -36,6 +36,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds browsers may reuse unversioned /dist/ files unasked (0: revalidate)",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "--no-cookie-refresh",
+        dest="cookie_refresh",
+        action="store_false",
+        help="never re-set the tracker's identity cookies from same-site answers",
+    )
+    parser.add_argument(
+        "--cookie-domain",
+        default=None,
+        help="the tracker's cookieDomain, when it sets one (refreshed cookies use it)",
+    )
+    parser.add_argument(
+        "--token-cookie-max-age",
+        type=int,
+        default=15552000,
+        help="seconds a refreshed _ALGOLIA token lives (15552000: the tracker's default)",
+    )
     return parser.parse_args(argv)
 
 
@@ -43,7 +60,13 @@ def main(argv: list[str] | None = None) -> None:
     """Build the app from the flags and run it under uvicorn until interrupted."""
     args = parse_args(argv)
     settings = Settings(
-        db=args.db, web_dir=args.web, dist_dir=args.dist, dist_max_age=args.dist_max_age
+        db=args.db,
+        web_dir=args.web,
+        dist_dir=args.dist,
+        dist_max_age=args.dist_max_age,
+        cookie_refresh=args.cookie_refresh,
+        cookie_refresh_domain=args.cookie_domain,
+        token_cookie_max_age=args.token_cookie_max_age,
     )
     app = create_app(settings)
     print(

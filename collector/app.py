@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.routing import BaseRoute, Mount
 
-from collector import health
+from collector import cookie_refresh, health, stats
 from collector.settings import Settings
 from collector.static import GzipCache, StaticDir, content_type
 from collector.store import Store
@@ -35,7 +35,7 @@ class Feature(Protocol):
 # A feature module may also hold ``TABLES``: the statements creating its tables (Store.ensure).
 
 
-FEATURES: tuple[Feature, ...] = (health,)
+FEATURES: tuple[Feature, ...] = (health, stats, cookie_refresh)
 """Endpoint modules, matched in this order before the static mounts."""
 
 BUILD_HINT = "Is the build missing or stale? Run `.venv/bin/python build.py` at the repo root."

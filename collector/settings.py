@@ -21,3 +21,10 @@ class Settings:
     dist_dir: Path = field(default_factory=lambda: REPO_ROOT / "dist")
     dist_max_age: int = 600
     """Seconds a browser may reuse an unversioned /dist/ file unasked (0: always revalidate)."""
+    cookie_refresh: bool = True
+    """Re-set the tracker's identity cookies from same-site answers (collector.cookie_refresh)."""
+    cookie_refresh_domain: str | None = None
+    """The tracker's ``cookieDomain`` when it sets one (None: host-only cookies, refreshed
+    only when the page is on the collector's own host)."""
+    token_cookie_max_age: int = 15552000
+    """Lifetime (s) of a refreshed ``_ALGOLIA`` token: the tracker's default cookieDuration."""
