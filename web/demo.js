@@ -205,8 +205,72 @@
     table('cookie-table', cookies());
     table('local-storage', storage());
     list('warnings', warnings);
+    pollEvents();
     renderers.forEach(function (fn) {
       try { fn(); } catch (err) { originalWarn.call(console, 'demo: render failed', err); }
+    });
+  }
+
+  /* What the collector stored, live: the newest events from GET /api/events with the
+     identifiers, IP and network id each carries (null where the mode withheld them). */
+  var stored = { events: [], after: 0, busy: false, error: null };
+  var EVENT_COLUMNS = ['received', 'event', 'anonymousId', 'userId', 'userToken', 'session', 'ip',
+                       'network_userid'];
+
+  function pollEvents() {
+    if (stored.busy || !document.getElementById('stored-events')) return;
+    stored.busy = true;
+    fetch('/api/events?limit=500&after=' + stored.after, { cache: 'no-store' })
+      .then(function (reply) {
+        if (!reply.ok) throw new Error('GET /api/events answered ' + reply.status);
+        return reply.json();
+      })
+      .then(function (page) {
+        var events = Array.isArray(page) ? page : page.events || [];
+        stored.error = null;
+        stored.events = stored.events.concat(events).slice(-12);
+        if (events.length) stored.after = events[events.length - 1]._id;
+        stored.busy = false;
+        if (events.length === 500) pollEvents();
+        renderEvents();
+      }, function (err) {
+        stored.error = String(err && err.message || err);
+        stored.busy = false;
+        renderEvents();
+      });
+  }
+
+  function eventRow(e) {
+    var session = e.session ? e.session.index + ' · ' + String(e.session.id).slice(0, 8) : null;
+    var name = e.type === 'track' ? e.event : e.type + (e.name ? ' ' + e.name : '');
+    return [String(e.received_at || '').slice(11, 19), name, e.anonymousId || null,
+            e.userId || null, e.userToken || null, session, e.ip, e.network_userid];
+  }
+
+  function renderEvents() {
+    var body = document.getElementById('stored-events');
+    if (!body) return;
+    var json = safeJson([stored.events.map(function (e) { return e.messageId; }), stored.error]);
+    if (body.getAttribute('data-seen') === json) return;
+    body.setAttribute('data-seen', json);
+    body.setAttribute('data-count', String(stored.events.length));
+    body.textContent = '';
+    if (stored.error || !stored.events.length) {
+      var cell = body.insertRow().insertCell();
+      cell.colSpan = EVENT_COLUMNS.length;
+      cell.className = 'muted';
+      cell.textContent = stored.error || '(nothing stored yet)';
+      return;
+    }
+    stored.events.slice().reverse().forEach(function (e) {
+      var row = body.insertRow();
+      row.setAttribute('data-message-id', e.messageId);
+      row.setAttribute('data-value', safeJson(e));
+      eventRow(e).forEach(function (value) {
+        var td = row.insertCell();
+        td.textContent = value === null || value === undefined ? '—' : String(value);
+        if (value === null || value === undefined) td.className = 'muted';
+      });
     });
   }
 
@@ -231,7 +295,15 @@
     '    <div class="grid">\n' +
     '      <table class="kv"><caption class="muted">cookies</caption><tbody id="cookie-table"></tbody></table>\n' +
     '      <table class="kv"><caption class="muted">localStorage</caption><tbody id="local-storage"></tbody></table>\n' +
-    '    </div>\n'
+    '    </div>\n',
+    '[data-demo-events]':
+    '    <h2>Stored by the collector</h2>\n' +
+    '    <p class="hint">The newest events in the collector\'s database (<code>GET /api/events</code>),\n' +
+    '      newest first. In an anonymous mode the identifiers are gone; with server anonymisation\n' +
+    '      the IP and the network id are too.</p>\n' +
+    '    <div class="scroll"><table class="events"><thead><tr>' +
+    EVENT_COLUMNS.map(function (c) { return '<th>' + c + '</th>'; }).join('') +
+    '</tr></thead><tbody id="stored-events"></tbody></table></div>\n'
   };
 
   function fillShared() {
