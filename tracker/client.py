@@ -51,7 +51,9 @@ class Tracker:
         self.recorder = Recorder(
             self.state, self.tokens, self.profile, self.sessions, self.outbox, self.delivery
         )
+        self.delivery.on_answer = self._after_answer
         self._started = False
+        self._cleared = False
 
     @property
     def options(self) -> "Dict[str, Any]":
@@ -231,6 +233,8 @@ class Tracker:
             )
             return
         self.state.options["anonymousTracking"] = mode
+        if mode is False:
+            self._cleared = False
         if strategy is not None:
             self.state.set_strategy(strategy)
         self._resume()
@@ -249,6 +253,17 @@ class Tracker:
         self.outbox.save(lambda event: scrub(event, True, True))
         if not keep_user:
             self.tokens.forget(notify=False)
+            self._cleared = True
+
+    def _after_answer(self) -> None:
+        """A request sent before `clearUserData` may come back with the collector's
+        Set-Cookie refresh of an id it carried: while anonymous after a clear, remove it."""
+        if not self._cleared or self.state.sends_ids():
+            return
+        cookies = self.state.cookies
+        for slot in self.state.slots.values():
+            if slot.kind == privacy.USER and slot.cookie:
+                cookies.remove(slot.key)
 
     def _remove_stored(self, keep_user: bool, keep_session: bool) -> None:
         """Remove every identifier from cookies and localStorage (memory too unless kept)."""

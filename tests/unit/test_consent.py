@@ -269,3 +269,38 @@ def test_js_names_dispatch():
     assert dispatch.call(t, "setConsent", []) is None
     assert len(env.warnings) == count + 1
     assert dispatch.call(t, "getConsent", []) == "denied"
+
+
+def test_a_refresh_arriving_after_denied_is_removed_again():
+    """A request sent before the visitor declined carried the ids; the collector's answer
+    re-sets them (Set-Cookie refresh) after the clear: the tracker removes them again."""
+    from tracker import Tracker
+
+    env = Env(network=True)
+    t = Tracker(env.host())
+    t.init({"collectorUrl": "https://shop.example/collect"})
+    anonymous_id = t.get_anonymous_id()
+    t.set_anonymous_user_token()
+    token = t.get_user_token()
+    send = env.transport.send
+
+    def send_then_refresh(request, on_done):
+        def answered(status):
+            env.jar.set_raw("ajs_anonymous_id", anonymous_id, 3600)
+            env.jar.set_raw("_ALGOLIA", token, 3600)
+            on_done(status)
+
+        send(request, answered)
+
+    t.delivery.host.send = send_then_refresh
+    t.track("Before")
+    env.loop.run()
+    assert env.jar.get("ajs_anonymous_id") == anonymous_id, "refreshes are fine while tracked"
+    t.track("In flight")
+    t.set_consent("denied")
+    env.loop.run()
+    assert env.jar.get("ajs_anonymous_id") is None
+    assert env.jar.get("_ALGOLIA") is None
+    t.set_consent("granted")
+    env.loop.run()
+    assert is_uuid4(t.get_anonymous_id()) and t.get_anonymous_id() != anonymous_id
