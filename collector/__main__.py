@@ -37,6 +37,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="origin (https://shop.example) allowed to send events with credentials; repeatable"
+        " (default: the collector's own origin only)",
+    )
+    parser.add_argument(
+        "--trust-proxy",
+        action="store_true",
+        help="record the client address from X-Forwarded-For (behind a reverse proxy only)",
+    )
+    parser.add_argument(
+        "--honor-gpc",
+        action="store_true",
+        help="treat Sec-GPC: 1 as SP-Anonymous unless the visitor granted consent",
+    )
+    parser.add_argument(
+        "--max-body-bytes", type=int, default=1_000_000, help="largest /collect body (1000000)"
+    )
+    parser.add_argument(
+        "--max-batch-events", type=int, default=500, help="most events per /collect (500)"
+    )
+    parser.add_argument(
+        "--max-json-depth", type=int, default=32, help="deepest JSON nesting accepted (32)"
+    )
+    parser.add_argument(
+        "--max-api-limit", type=int, default=1000, help="most events per /api/events answer (1000)"
+    )
+    parser.add_argument(
         "--no-cookie-refresh",
         dest="cookie_refresh",
         action="store_false",
@@ -64,6 +94,13 @@ def main(argv: list[str] | None = None) -> None:
         web_dir=args.web,
         dist_dir=args.dist,
         dist_max_age=args.dist_max_age,
+        max_body_bytes=args.max_body_bytes,
+        max_batch_events=args.max_batch_events,
+        max_json_depth=args.max_json_depth,
+        max_api_limit=args.max_api_limit,
+        trust_proxy=args.trust_proxy,
+        gpc_anonymises=args.honor_gpc,
+        allow_origins=tuple(args.allow_origin),
         cookie_refresh=args.cookie_refresh,
         cookie_refresh_domain=args.cookie_domain,
         token_cookie_max_age=args.token_cookie_max_age,

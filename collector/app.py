@@ -18,7 +18,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.routing import BaseRoute, Mount
 
-from collector import cookie_refresh, health, stats
+from collector import cookie_refresh, events, health, stats
+from collector.cors import CorsMiddleware
 from collector.settings import Settings
 from collector.static import GzipCache, StaticDir, content_type
 from collector.store import Store
@@ -32,10 +33,11 @@ class Feature(Protocol):
     def routes(self, settings: Settings, store: Store) -> list[BaseRoute]: ...
 
 
-# A feature module may also hold ``TABLES``: the statements creating its tables (Store.ensure).
+# A feature module may also hold ``TABLES``: the statements creating its tables (Store.ensure),
+# and ``event_hook(settings, store) -> events.EventHook``: what it does with each stored batch.
 
 
-FEATURES: tuple[Feature, ...] = (health, stats, cookie_refresh)
+FEATURES: tuple[Feature, ...] = (health, events, stats, cookie_refresh)
 """Endpoint modules, matched in this order before the static mounts."""
 
 BUILD_HINT = "Is the build missing or stale? Run `.venv/bin/python build.py` at the repo root."
@@ -49,7 +51,17 @@ def create_app(settings: Settings | None = None, *, warm_cache: bool = True) -> 
     dist_cache = (
         f"public, max-age={settings.dist_max_age}" if settings.dist_max_age > 0 else "no-cache"
     )
-    routes: list[BaseRoute] = [r for feature in FEATURES for r in feature.routes(settings, store)]
+    hooks: list[events.EventHook] = [
+        feature.event_hook(settings, store)
+        for feature in FEATURES
+        if hasattr(feature, "event_hook")
+    ]
+    routes: list[BaseRoute] = []
+    for feature in FEATURES:
+        if feature is events:
+            routes += events.routes(settings, store, hooks=hooks)
+        else:
+            routes += feature.routes(settings, store)
     routes += [
         Mount(
             "/dist",
@@ -77,6 +89,7 @@ def create_app(settings: Settings | None = None, *, warm_cache: bool = True) -> 
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(CorsMiddleware, allow_origins=settings.allow_origins),
             # Dynamic responses only: StaticDir gzips its files itself and GZip skips those.
             Middleware(
                 GZipMiddleware,

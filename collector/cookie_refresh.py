@@ -17,12 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from email.utils import format_datetime
-from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
+from collector.events import Batch
 from collector.settings import Settings
 from collector.store import Store, Transaction
 
@@ -46,19 +46,6 @@ ANONYMOUS_ID_MAX_AGE = 365 * 24 * 3600
 _RAW_VALUE = re.compile(r'^[!#-+\--:<-\[\]-~"]{1,256}$')
 """A cookie value we may echo back: cookie-octets (and DQUOTE), no separators."""
 _SAME_SITE_FETCH = ("same-origin", "same-site")
-
-
-class _Batch(Protocol):
-    """What this module reads of ``collector.events.Batch``."""
-
-    @property
-    def events(self) -> list[dict[str, Any]]: ...
-    @property
-    def anonymous(self) -> bool: ...
-    @property
-    def received_at(self) -> dt.datetime: ...
-    @property
-    def request(self) -> Request: ...
 
 
 def _raw_cookies(request: Request) -> dict[str, list[str]]:
@@ -130,7 +117,7 @@ class CookieRefresh:
             return page == here
         return _within(page, self.domain) and _within(here, self.domain)
 
-    def cookies(self, batch: _Batch) -> list[tuple[str, str, int]]:
+    def cookies(self, batch: Batch) -> list[tuple[str, str, int]]:
         """(name, raw value, max-age) of each cookie to refresh."""
         if not self.enabled or batch.anonymous or not batch.events:
             return []
@@ -156,7 +143,7 @@ class CookieRefresh:
             found.append((name, values[0], max_age))
         return found
 
-    def header(self, name: str, raw: str, max_age: int, batch: _Batch) -> str:
+    def header(self, name: str, raw: str, max_age: int, batch: Batch) -> str:
         """One ``Set-Cookie`` value with the tracker's attributes (never HttpOnly: the
         tracker must still read it)."""
         expires = batch.received_at.astimezone(dt.UTC) + dt.timedelta(seconds=max_age)
@@ -173,10 +160,10 @@ class CookieRefresh:
             parts.append("Secure")
         return "; ".join(parts)
 
-    def stored(self, tx: Transaction, batch: _Batch) -> None:
+    def stored(self, tx: Transaction, batch: Batch) -> None:
         """Nothing to store: the refresh is a header on the answer."""
 
-    def headers(self, batch: _Batch) -> list[tuple[str, str]]:
+    def headers(self, batch: Batch) -> list[tuple[str, str]]:
         return [
             ("Set-Cookie", self.header(name, raw, max_age, batch))
             for name, raw, max_age in self.cookies(batch)

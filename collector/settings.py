@@ -21,6 +21,20 @@ class Settings:
     dist_dir: Path = field(default_factory=lambda: REPO_ROOT / "dist")
     dist_max_age: int = 600
     """Seconds a browser may reuse an unversioned /dist/ file unasked (0: always revalidate)."""
+    max_body_bytes: int = 1_000_000
+    """Largest ``/collect`` body (or ``/i`` query) accepted; larger gets 413 without reading on."""
+    max_batch_events: int = 500
+    """Most events one ``/collect`` request may carry (413 past it)."""
+    max_json_depth: int = 32
+    """Deepest JSON nesting accepted, the outer list included (400 past it)."""
+    max_api_limit: int = 1000
+    """Most events one ``GET /api/events`` answer holds (a larger ``limit`` is lowered to it)."""
+    trust_proxy: bool = False
+    """Record the address in ``X-Forwarded-For`` (the one the proxy in front saw)."""
+    gpc_anonymises: bool = False
+    """Treat ``Sec-GPC: 1`` without a ``_trk_consent=granted`` cookie as ``SP-Anonymous``."""
+    allow_origins: tuple[str, ...] = ()
+    """Origins allowed to call the collector endpoints with credentials (its own always is)."""
     cookie_refresh: bool = True
     """Re-set the tracker's identity cookies from same-site answers (collector.cookie_refresh)."""
     cookie_refresh_domain: str | None = None

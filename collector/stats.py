@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from collector.events import Batch
 from collector.settings import Settings
 from collector.store import Store, Transaction
 
@@ -43,21 +44,6 @@ IDENTIFIERS = ("anonymousId", "userId", "userToken", "authenticatedUserToken")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class _Batch(Protocol):
-    """What this module reads of ``collector.events.Batch``."""
-
-    @property
-    def events(self) -> list[dict[str, Any]]: ...
-    @property
-    def ip(self) -> str | None: ...
-    @property
-    def user_agent(self) -> str: ...
-    @property
-    def received_at(self) -> dt.datetime: ...
-    @property
-    def request(self) -> Request: ...
-
-
 def _identified(event: dict[str, Any]) -> bool:
     return any(isinstance(event.get(key), str) and event.get(key) for key in IDENTIFIERS)
 
@@ -76,13 +62,15 @@ def _site(event: dict[str, Any], request: Request) -> str:
     return request.url.hostname or ""
 
 
-def _client_ip(batch: _Batch) -> str:
-    """The IP the hash uses: the recorded one, else (anonymised request) the socket's,
-    which is used for the hash only and stored nowhere."""
+def _client_ip(batch: Batch, trust_proxy: bool) -> str:
+    """The IP the hash uses: the recorded one, else (an anonymised request, whose IP is
+    recorded nowhere) the one the request came from, used for the hash only."""
     if batch.ip:
         return batch.ip
-    client = batch.request.client
-    return client.host if client else ""
+    request = batch.request
+    if trust_proxy and "x-forwarded-for" in request.headers:
+        return request.headers["x-forwarded-for"].rsplit(",", 1)[-1].strip()
+    return request.client.host if request.client else ""
 
 
 def _salt(tx: Transaction, day: str) -> str:
@@ -114,7 +102,10 @@ def visitor_hash(salt: str, site: str, ip: str, user_agent: str) -> str:
 class StatsHook:
     """Counts each newly stored batch into its day (the day the collector received it)."""
 
-    def stored(self, tx: Transaction, batch: _Batch) -> None:
+    def __init__(self, trust_proxy: bool = False) -> None:
+        self.trust_proxy = trust_proxy
+
+    def stored(self, tx: Transaction, batch: Batch) -> None:
         if not batch.events:
             return
         day = batch.received_at.astimezone(dt.UTC).date().isoformat()
@@ -129,7 +120,7 @@ class StatsHook:
         if not cookieless:
             return
         salt = _salt(tx, day)
-        ip = _client_ip(batch)
+        ip = _client_ip(batch, self.trust_proxy)
         hashes = {
             visitor_hash(salt, _site(e, batch.request), ip, batch.user_agent) for e in cookieless
         }
@@ -140,13 +131,13 @@ class StatsHook:
                 (day, digest),
             )
 
-    def headers(self, batch: _Batch) -> list[tuple[str, str]]:
+    def headers(self, batch: Batch) -> list[tuple[str, str]]:
         return []
 
 
 def event_hook(settings: Settings, store: Store) -> StatsHook:
     """The hook ``collector.events`` calls for every stored batch."""
-    return StatsHook()
+    return StatsHook(settings.trust_proxy)
 
 
 def _next_day(day: str) -> str:

@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from collector import Settings, create_app  # noqa: E402
+from tests.pg import Cluster  # noqa: E402
 
 
 @dataclass
@@ -54,29 +55,48 @@ class Client:
         self.app = app
 
     def request(
-        self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        *,
+        chunks: list[bytes] | None = None,
+        scheme: str = "http",
+        client: tuple[str, int] = ("127.0.0.1", 50000),
     ) -> Reply:
+        """One request; ``chunks`` sends the body in pieces (``extra["chunks_read"]`` counts
+        the pieces the app asked for); ``extra["headers"]`` keeps repeated headers."""
         path, _, query = path.partition("?")
+        given = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+        if not any(k == b"host" for k, _ in given):
+            given.append((b"host", b"testserver"))
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
             "http_version": "1.1",
             "method": method,
-            "scheme": "http",
+            "scheme": scheme,
             "path": path,
             "raw_path": path.encode(),
             "query_string": query.encode(),
             "root_path": "",
-            "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-            + [(b"host", b"testserver")],
-            "client": ("127.0.0.1", 50000),
+            "headers": given,
+            "client": client,
             "server": ("testserver", 80),
         }
         sent: list[dict[str, Any]] = []
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        pieces = [body] if chunks is None else chunks
+        messages = [
+            {"type": "http.request", "body": piece, "more_body": i < len(pieces) - 1}
+            for i, piece in enumerate(pieces)
+        ]
+        read = 0
 
         async def receive() -> dict[str, Any]:
+            nonlocal read
             if messages:
+                read += 1
                 return messages.pop(0)
             await asyncio.sleep(3600)
             return {"type": "http.disconnect"}
@@ -86,9 +106,18 @@ class Client:
 
         asyncio.run(self.app(scope, receive, send))
         start = next(m for m in sent if m["type"] == "http.response.start")
-        reply_headers = {k.decode().lower(): v.decode() for k, v in start.get("headers", [])}
-        chunks = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-        return Reply(start["status"], reply_headers, chunks)
+        pairs = [(k.decode().lower(), v.decode()) for k, v in start.get("headers", [])]
+        content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        return Reply(start["status"], dict(pairs), content, {"headers": pairs, "chunks_read": read})
+
+    def post(
+        self, path: str, data: Any = None, headers: dict[str, str] | None = None, **kw: Any
+    ) -> Reply:
+        """POST ``data`` as JSON (bytes are sent as they are) with a JSON content type."""
+        body = data if isinstance(data, bytes) else json.dumps(data).encode()
+        return self.request(
+            "POST", path, {"content-type": "application/json", **(headers or {})}, body, **kw
+        )
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> Reply:
         return self.request("GET", path, headers)
@@ -115,14 +144,33 @@ def site(tmp_path: Path) -> tuple[Path, Path]:
     return web, dist
 
 
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL server for the session (fails, never skips, when missing)."""
+    cluster = Cluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The database for this test: a fresh SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return str(tmp_path / "db" / "t.db")
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    return cluster.create_schema()
+
+
 @pytest.fixture
-def make_client(tmp_path: Path, site: tuple[Path, Path]) -> Iterator[Any]:
+def make_client(db_url: str, site: tuple[Path, Path]) -> Iterator[Any]:
     """Build a client for an app on ``site`` with optional setting overrides."""
     apps: list[Starlette] = []
 
     def make(**overrides: Any) -> Client:
         web, dist = site
-        options: dict[str, Any] = {"db": tmp_path / "db" / "t.db", "web_dir": web, "dist_dir": dist}
+        options: dict[str, Any] = {"db": db_url, "web_dir": web, "dist_dir": dist}
         options.update(overrides)
         app = create_app(Settings(**options), warm_cache=False)
         apps.append(app)

@@ -1,0 +1,429 @@
+"""Events in: ``POST /collect`` and ``GET /i`` store them, ``GET /api/events`` reads them back.
+
+A request's events are stored in one transaction, deduplicated on ``messageId`` (a retried
+batch is stored once), with the visitor's IP and ``trk_nuid`` network cookie unless the
+request is anonymous (``SP-Anonymous``, or ``Sec-GPC: 1`` under ``--honor-gpc``). Other
+features build on each stored batch through an :class:`EventHook`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from collector.payload import (
+    BadInput,
+    event_from_query,
+    events_from_body,
+    read_body,
+    session_of,
+)
+from collector.settings import Settings
+from collector.store import ID_COLUMN, Store, Transaction
+
+__all__ = [
+    "GIF",
+    "NUID_COOKIE",
+    "TABLES",
+    "Batch",
+    "EventHook",
+    "format_time",
+    "routes",
+]
+
+log = logging.getLogger("collector.events")
+
+TABLES = (
+    f"CREATE TABLE IF NOT EXISTS events ({ID_COLUMN}, message_id TEXT NOT NULL UNIQUE,"
+    " received_at TEXT NOT NULL, ip TEXT, network_userid TEXT, anonymous_id TEXT,"
+    " user_id TEXT, session_id TEXT, type TEXT, body TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS events_anonymous_id ON events (anonymous_id)",
+    "CREATE INDEX IF NOT EXISTS events_user_id ON events (user_id)",
+    "CREATE TABLE IF NOT EXISTS identity_links (anonymous_id TEXT PRIMARY KEY,"
+    " user_id TEXT NOT NULL, linked_at TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS identity_links_user_id ON identity_links (user_id)",
+)
+"""``events`` (one row per ``messageId``; ``body`` is the event as sent, JSON) and
+``identity_links`` (anonymous ids moved to a user by the anonymous-session transfer)."""
+
+NUID_COOKIE = "trk_nuid"
+NUID_MAX_AGE = 365 * 24 * 3600
+CONSENT_COOKIE = "_trk_consent"
+
+GIF = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+"""A transparent 1×1 GIF, the answer to ``GET /i``."""
+
+_COLUMNS = (
+    "message_id, received_at, ip, network_userid, anonymous_id, user_id, session_id, type, body"
+)
+_ROWS_PER_INSERT = 100
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The events one request stored, with what the collector knows about the request."""
+
+    events: list[dict[str, Any]]
+    """The events newly stored by this request (duplicates of stored ones left out)."""
+    anonymous: bool
+    """``SP-Anonymous`` was present (or ``Sec-GPC: 1`` under ``--honor-gpc``)."""
+    ip: str | None
+    """The request's IP as recorded (None when anonymous)."""
+    network_userid: str | None
+    """The ``trk_nuid`` cookie's value as recorded (None when anonymous)."""
+    user_agent: str
+    received_at: datetime
+    """When the request was received (UTC)."""
+    request: Request
+
+
+class EventHook(Protocol):
+    """What another feature does with each stored batch (``event_hook(settings, store)``)."""
+
+    def stored(self, tx: Transaction, batch: Batch) -> None:
+        """Called inside the batch's transaction, after the new events are inserted."""
+        ...
+
+    def headers(self, batch: Batch) -> list[tuple[str, str]]:
+        """Extra response headers (``Set-Cookie`` for example), once the batch is committed."""
+        ...
+
+
+def format_time(moment: datetime) -> str:
+    """``received_at`` as stored: ISO-8601 UTC to the millisecond, so text order is time order."""
+    moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+@dataclass(frozen=True)
+class _Visitor:
+    """Who sent a request, as far as the collector may record it."""
+
+    anonymous: bool
+    ip: str | None
+    network_userid: str | None
+    new_cookie: bool
+    """The network cookie must be set (it was absent or unusable)."""
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def _client_ip(request: Request, settings: Settings) -> str | None:
+    if settings.trust_proxy:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        # The last hop is the address our own proxy saw; earlier ones the client can forge.
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        try:
+            return str(ipaddress.ip_address(last))
+        except ValueError:
+            pass
+    return request.client.host if request.client else None
+
+
+def _visitor(request: Request, settings: Settings) -> _Visitor:
+    anonymous = "sp-anonymous" in request.headers
+    if (
+        settings.gpc_anonymises
+        and request.headers.get("sec-gpc", "").strip() == "1"
+        and request.cookies.get(CONSENT_COOKIE) != "granted"
+    ):
+        anonymous = True
+    if anonymous:
+        return _Visitor(True, None, None, False)
+    nuid = request.cookies.get(NUID_COOKIE, "")
+    new_cookie = not _is_uuid(nuid)
+    if new_cookie:
+        nuid = str(uuid.uuid4())
+    return _Visitor(False, _client_ip(request, settings), nuid, new_cookie)
+
+
+def _secure(request: Request, settings: Settings) -> bool:
+    if settings.trust_proxy and "x-forwarded-proto" in request.headers:
+        return request.headers["x-forwarded-proto"].rsplit(",", 1)[-1].strip() == "https"
+    return request.url.scheme == "https"
+
+
+def _cross_site(request: Request) -> bool:
+    """Whether the page that sent this request is on another site than the collector."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site == "cross-site"
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return False
+    return origin.partition("://")[2] != request.headers.get("host", "")
+
+
+def nuid_cookie(value: str, request: Request, settings: Settings) -> str:
+    """The ``Set-Cookie`` value for the network cookie: ``SameSite=None; Secure`` only when a
+    cross-site page sends events over https (the only way such a cookie comes back), else Lax."""
+    cookie = f"{NUID_COOKIE}={value}; Max-Age={NUID_MAX_AGE}; Path=/; HttpOnly"
+    if _secure(request, settings) and _cross_site(request):
+        return cookie + "; SameSite=None; Secure"
+    return cookie + "; SameSite=Lax"
+
+
+def _column(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _row(event: dict[str, Any], visitor: _Visitor, received: str) -> tuple[Any, ...]:
+    ip = visitor.ip
+    context = event.get("context")
+    if not visitor.anonymous and isinstance(context, dict) and isinstance(context.get("ip"), str):
+        ip = context["ip"]
+    session = session_of(event)
+    body = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    return (
+        event["messageId"],
+        received,
+        ip,
+        visitor.network_userid,
+        _column(event.get("anonymousId")),
+        _column(event.get("userId")),
+        _column(session.get("id")) if isinstance(session, dict) else None,
+        _column(event.get("type")),
+        body,
+    )
+
+
+def insert_events(
+    tx: Transaction, events: Sequence[dict[str, Any]], visitor: _Visitor, received: str
+) -> list[dict[str, Any]]:
+    """Insert ``events``, skipping stored ``messageId`` s; returns the ones newly stored."""
+    unique: dict[str, dict[str, Any]] = {}
+    for event in events:
+        unique.setdefault(event["messageId"], event)
+    fresh: set[str] = set()
+    items = list(unique.values())
+    for start in range(0, len(items), _ROWS_PER_INSERT):
+        chunk = items[start : start + _ROWS_PER_INSERT]
+        rows = [_row(event, visitor, received) for event in chunk]
+        marks = ", ".join(["(" + ", ".join("?" * len(rows[0])) + ")"] * len(rows))
+        cursor = tx.execute(
+            f"INSERT INTO events ({_COLUMNS}) VALUES {marks}"
+            " ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
+            [value for row in rows for value in row],
+        )
+        fresh.update(row[0] for row in cursor.fetchall())
+    return [event for event in items if event["messageId"] in fresh]
+
+
+class _Collect:
+    """Stores a request's events and answers it; shared by ``/collect`` and ``/i``."""
+
+    def __init__(self, settings: Settings, store: Store, hooks: Sequence[EventHook]) -> None:
+        self.settings = settings
+        self.store = store
+        self.hooks = list(hooks)
+
+    def _store(self, events: list[dict[str, Any]], visitor: _Visitor, base: Batch) -> Batch:
+        with self.store.transaction() as tx:
+            fresh = insert_events(tx, events, visitor, format_time(base.received_at))
+            done = replace(base, events=fresh)
+            for hook in self.hooks:
+                hook.stored(tx, done)
+        return done
+
+    async def handle(
+        self, request: Request, events: list[dict[str, Any]], reply: Callable[[Batch], Response]
+    ) -> Response:
+        """Store ``events`` for ``request``; ``reply`` makes the 2xx answer once committed."""
+        visitor = _visitor(request, self.settings)
+        base = Batch(
+            events=[],
+            anonymous=visitor.anonymous,
+            ip=visitor.ip,
+            network_userid=visitor.network_userid,
+            user_agent=request.headers.get("user-agent", ""),
+            received_at=datetime.now(UTC),
+            request=request,
+        )
+        try:
+            done = await run_in_threadpool(self._store, events, visitor, base)
+        except Exception:
+            log.exception("storing %d events failed", len(events))
+            return _error(503, "the database is unavailable; retry later")
+        response = reply(done)
+        if visitor.new_cookie and visitor.network_userid:
+            response.headers.append(
+                "set-cookie", nuid_cookie(visitor.network_userid, request, self.settings)
+            )
+        for hook in self.hooks:
+            for name, value in hook.headers(done):
+                response.headers.append(name, value)
+        return response
+
+
+_JSON_TYPES = ("application/json", "text/plain")
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+"""Routed to the endpoint, which answers a JSON 405 for all but its own method."""
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+def routes(settings: Settings, store: Store, hooks: Sequence[EventHook] = ()) -> list[BaseRoute]:
+    """``/collect``, ``/i`` and ``/api/events``, bound to ``store`` and the features' hooks."""
+    collect = _Collect(settings, store, hooks)
+
+    async def post_collect(request: Request) -> Response:
+        media_type = _media_type(request)
+        if media_type not in _JSON_TYPES:
+            shown = media_type or "none"
+            return _error(415, f"Content-Type {shown}: send application/json or text/plain")
+        try:
+            body = await read_body(
+                request.stream(), request.headers.get("content-length"), settings.max_body_bytes
+            )
+            events = events_from_body(body, settings.max_json_depth, settings.max_batch_events)
+        except BadInput as bad:
+            return _error(bad.status, bad.message)
+
+        def reply(batch: Batch) -> Response:
+            stored = len(batch.events)
+            return JSONResponse({"received": len(events), "stored": stored})
+
+        return await collect.handle(request, events, reply)
+
+    async def get_pixel(request: Request) -> Response:
+        try:
+            event = event_from_query(
+                request.scope.get("query_string", b""),
+                settings.max_json_depth,
+                settings.max_body_bytes,
+            )
+        except BadInput as bad:
+            return _error(bad.status, bad.message)
+
+        def reply(batch: Batch) -> Response:
+            headers = {"cache-control": "no-store"}
+            return Response(GIF, media_type="image/gif", headers=headers)
+
+        return await collect.handle(request, [event], reply)
+
+    async def api_events(request: Request) -> Response:
+        try:
+            query = _EventQuery.parse(request, settings.max_api_limit)
+        except BadInput as bad:
+            return _error(bad.status, bad.message)
+        try:
+            found = await run_in_threadpool(query.run, store)
+        except Exception:
+            log.exception("reading events failed")
+            return _error(503, "the database is unavailable; retry later")
+        return JSONResponse(found, headers={"cache-control": "no-store"})
+
+    return [
+        Route("/collect", _only("POST", post_collect), methods=_ANY_METHOD),
+        Route("/i", _only("GET", get_pixel), methods=_ANY_METHOD),
+        Route("/api/events", _only("GET", api_events), methods=_ANY_METHOD),
+    ]
+
+
+def _only(
+    method: str, endpoint: Callable[[Request], Awaitable[Response]]
+) -> Callable[[Request], Awaitable[Response]]:
+    """``endpoint`` for ``method``; any other method gets a JSON 405 naming the one allowed."""
+
+    async def guarded(request: Request) -> Response:
+        if request.method != method:
+            response = _error(405, f"{request.method} not allowed here: use {method}")
+            response.headers["allow"] = method
+            return response
+        return await endpoint(request)
+
+    return guarded
+
+
+@dataclass(frozen=True)
+class _EventQuery:
+    """``GET /api/events``: filters and paging from the query string."""
+
+    limit: int
+    after: int
+    anonymous_id: str | None
+    user_id: str | None
+    type: str | None
+
+    @classmethod
+    def parse(cls, request: Request, max_limit: int) -> _EventQuery:
+        params = request.query_params
+
+        def number(name: str, default: int, least: int) -> int:
+            raw = params.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise BadInput(400, f"{name} must be an integer") from None
+            if value < least:
+                raise BadInput(400, f"{name} must be at least {least}")
+            return value
+
+        return cls(
+            limit=min(number("limit", min(100, max_limit), 1), max_limit),
+            after=number("after", 0, 0),
+            anonymous_id=params.get("anonymous_id") or None,
+            user_id=params.get("user_id") or None,
+            type=params.get("type") or None,
+        )
+
+    def run(self, store: Store) -> list[dict[str, Any]]:
+        """The matching events, oldest first, each as sent plus what the collector recorded."""
+        where = ["id > ?"]
+        params: list[Any] = [self.after]
+        if self.anonymous_id is not None:
+            where.append("anonymous_id = ?")
+            params.append(self.anonymous_id)
+        if self.user_id is not None:
+            where.append(
+                "(user_id = ? OR anonymous_id IN"
+                " (SELECT anonymous_id FROM identity_links WHERE user_id = ?))"
+            )
+            params += [self.user_id, self.user_id]
+        if self.type is not None:
+            where.append("type = ?")
+            params.append(self.type)
+        params.append(self.limit)
+        sql = (
+            "SELECT id, received_at, ip, network_userid, body FROM events"
+            f" WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+        )
+        with store.transaction() as tx:
+            rows = tx.execute(sql, params).fetchall()
+        found = []
+        for row in rows:
+            event = json.loads(row["body"])
+            event.update(
+                ip=row["ip"],
+                network_userid=row["network_userid"],
+                received_at=row["received_at"],
+                _id=row["id"],
+            )
+            found.append(event)
+        return found

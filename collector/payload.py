@@ -1,0 +1,223 @@
+"""Event payloads read safely: bounded body size, strict UTF-8, bounded JSON depth, checked shape.
+
+Everything here raises :class:`BadInput` (a status and a message for the client) on bad
+input, never anything else, so no request can turn into a 500. JSON nesting is measured
+after parsing without recursion, and input deep enough to exhaust the parser's recursion
+limit is answered as too deep, not as a crash.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qsl
+
+__all__ = [
+    "STRING_FIELDS",
+    "BadInput",
+    "check_events",
+    "events_from_body",
+    "event_from_query",
+    "parse_json",
+    "read_body",
+    "session_of",
+]
+
+MAX_MESSAGE_ID = 100
+"""Longest ``messageId`` accepted, in characters."""
+
+STRING_FIELDS = frozenset(
+    {
+        "type",
+        "messageId",
+        "appId",
+        "event",
+        "name",
+        "anonymousId",
+        "userId",
+        "userToken",
+        "authenticatedUserToken",
+        "groupId",
+    }
+)
+"""Top-level fields that are strings on the wire: a ``/i`` value for them is never JSON-decoded."""
+
+_JSONISH = re.compile(r"[\[{]|-?\d|true$|false$|null$")
+
+
+class BadInput(Exception):
+    """The request is at fault: answer ``status`` with ``{"error": message}``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def read_body(
+    chunks: AsyncIterator[bytes], content_length: str | None, max_bytes: int
+) -> bytes:
+    """The request body, read chunk by chunk and abandoned as soon as it passes ``max_bytes``."""
+    if content_length is not None:
+        try:
+            declared = int(content_length)
+        except ValueError:
+            raise BadInput(400, "Content-Length is not a number") from None
+        if declared > max_bytes:
+            raise BadInput(413, f"body of {declared} bytes is over the {max_bytes}-byte limit")
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise BadInput(413, f"body is over the {max_bytes}-byte limit")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def json_depth(value: Any, limit: int) -> int:
+    """How deeply ``value`` nests lists and dicts, counted without recursion up to ``limit + 1``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, list | dict) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                break
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, list | dict):
+                stack.append((child, depth + 1))
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(text: str, max_depth: int) -> Any:
+    """Strict JSON (no NaN/Infinity) nested at most ``max_depth`` deep, or :class:`BadInput`.
+
+    The parser stops input nested deeper than the interpreter's recursion limit with a
+    ``RecursionError`` (answered as too deep, like any depth past ``max_depth``).
+    """
+    too_deep = BadInput(400, f"JSON nested deeper than {max_depth} levels")
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise too_deep from None
+    except ValueError as exc:
+        raise BadInput(400, f"invalid JSON: {exc}") from None
+    if json_depth(value, max_depth) > max_depth:
+        raise too_deep
+    return value
+
+
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(400, f"body is not UTF-8 (byte {exc.start})") from None
+
+
+def events_from_body(body: bytes, max_depth: int, max_events: int) -> list[dict[str, Any]]:
+    """The events of a ``/collect`` body: one event object or a list of them, checked."""
+    if not body.strip():
+        raise BadInput(400, "empty body: send an event object or a list of events")
+    parsed = parse_json(_text(body).removeprefix("\ufeff"), max_depth)
+    events = parsed if isinstance(parsed, list) else [parsed]
+    if len(events) > max_events:
+        raise BadInput(413, f"{len(events)} events in one request; at most {max_events}")
+    return check_events(events)
+
+
+def _query_value(key: str, value: str, max_depth: int) -> Any:
+    """A ``/i`` value: strings travel raw, anything else as JSON (tracker/transport.py)."""
+    if key in STRING_FIELDS or not _JSONISH.match(value):
+        return value
+    try:
+        return parse_json(value, max_depth)
+    except BadInput as bad:
+        if value[:1] in "[{":
+            raise BadInput(400, f"parameter {key!r}: {bad.message}") from None
+        return value
+
+
+def event_from_query(query: bytes, max_depth: int, max_bytes: int) -> dict[str, Any]:
+    """The one event a ``GET /i`` carries in its query string, checked."""
+    if len(query) > max_bytes:
+        raise BadInput(413, f"query is over the {max_bytes}-byte limit")
+    try:
+        pairs = parse_qsl(
+            query.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict"
+        )
+    except UnicodeDecodeError:
+        raise BadInput(400, "query is not UTF-8") from None
+    except ValueError as exc:
+        raise BadInput(400, f"bad query: {exc}") from None
+    event: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in event:
+            raise BadInput(400, f"parameter {key!r} given twice")
+        event[key] = _query_value(key, value, max_depth - 1)
+    return check_events([event])[0]
+
+
+def _optional_string(event: dict[str, Any], key: str, where: str) -> None:
+    value = event.get(key)
+    if value is not None and not isinstance(value, str):
+        raise BadInput(400, f"{where}: {key} must be a string")
+
+
+def check_events(events: list[Any]) -> list[dict[str, Any]]:
+    """``events`` if every one is a valid event; else :class:`BadInput` naming the first fault."""
+    if not events:
+        raise BadInput(400, "no events: send an event object or a non-empty list")
+    for index, event in enumerate(events):
+        where = f"event {index}"
+        if not isinstance(event, dict):
+            raise BadInput(400, f"{where} is not an object")
+        message_id = event.get("messageId")
+        if message_id is None:
+            raise BadInput(400, f"{where}: messageId is missing")
+        if not isinstance(message_id, str) or not message_id:
+            raise BadInput(400, f"{where}: messageId must be a non-empty string")
+        if len(message_id) > MAX_MESSAGE_ID:
+            raise BadInput(400, f"{where}: messageId is longer than {MAX_MESSAGE_ID} characters")
+        for key in ("type", "anonymousId", "userId"):
+            _optional_string(event, key, where)
+        _check_context(event, where)
+    return events
+
+
+def session_of(event: dict[str, Any]) -> Any:
+    """The event's session: ``context.session`` as the tracker sends it, or a top-level one."""
+    context = event.get("context")
+    if isinstance(context, dict) and "session" in context:
+        return context["session"]
+    return event.get("session")
+
+
+def _check_context(event: dict[str, Any], where: str) -> None:
+    context = event.get("context")
+    if context is not None and not isinstance(context, dict):
+        raise BadInput(400, f"{where}: context must be an object")
+    context = context or {}
+    ip = context.get("ip")
+    if ip is not None:
+        if not isinstance(ip, str):
+            raise BadInput(400, f"{where}: context.ip must be a string")
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise BadInput(400, f"{where}: context.ip is not an IP address") from None
+    session = session_of(event)
+    if session is not None:
+        if not isinstance(session, dict):
+            raise BadInput(400, f"{where}: session must be an object")
+        session_id = session.get("id")
+        if session_id is not None and not isinstance(session_id, str):
+            raise BadInput(400, f"{where}: session.id must be a string")
