@@ -5,11 +5,12 @@ writes intercepted), on both runtimes."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from playwright.sync_api import Request, Response
+from playwright.sync_api import Request, Response, Route
 
 from .support import SESSION_KEY, USER_KEYS, UUID4_RE, TrackerPage, stored
 
@@ -335,3 +336,67 @@ def test_leak_check_over_strategies_methods_toggles_and_clear(tp: TrackerPage, m
     assert _tracker_ids(tp) == (set(), set())
     jar = json.dumps(tp.cookies()) + json.dumps(tp.local_storage())
     assert not _leaks(jar, needles), jar
+
+
+# --- the collector's Set-Cookie refresh ------------------------------------------------------
+
+ANON = "6f1c1d4e-1111-4222-8333-444455556666"
+
+
+def test_collector_refreshes_id_cookies_to_their_full_lifetime(tp: TrackerPage):
+    """A script-written anonymousId capped at 10 minutes (as Safari caps script cookies)
+    and a 60 s token come back from the same-site collector's answer server-set, with
+    their full lifetime, as the same single cookie the tracker reads."""
+    wire = Wire(tp)
+    tp.open(
+        f"document.cookie = 'ajs_anonymous_id={ANON}; max-age=600; path=/; SameSite=Lax';",
+        "tracker('init', { collectorUrl: '/collect', cookieDuration: 60000 });",
+        "tracker('setAnonymousUserToken');",
+        "tracker('track', 'Hello');",
+        name="refresh",
+    )
+    token = tp.call("getUserToken")
+    assert tp.call("getAnonymousId") == ANON
+    tp.page.evaluate("() => tracker.flush()")
+    refreshed = {value.split("=", 1)[0]: value for _, value in wire.set_cookies}
+    assert refreshed["ajs_anonymous_id"].startswith(f"ajs_anonymous_id={ANON};")
+    assert refreshed["_ALGOLIA"].startswith(f"_ALGOLIA={token};")
+    now = tp.page.evaluate("() => Date.now() / 1000")
+    jar = [c for c in tp.context.cookies() if c["name"] in ("ajs_anonymous_id", "_ALGOLIA")]
+    assert sorted(c["name"] for c in jar) == ["_ALGOLIA", "ajs_anonymous_id"], "one of each"
+    by_name = {c["name"]: c for c in jar}
+    assert by_name["ajs_anonymous_id"]["expires"] > now + 360 * 86400
+    assert by_name["_ALGOLIA"]["expires"] > now + 170 * 86400
+    assert by_name["ajs_anonymous_id"]["value"] == ANON
+    assert not by_name["ajs_anonymous_id"]["httpOnly"] and by_name["_ALGOLIA"]["path"] == "/"
+    assert tp.call("getAnonymousId") == ANON and tp.call("getUserToken") == token
+
+
+def test_no_refresh_resurrects_ids_after_denied(tp: TrackerPage):
+    """A request in flight when the visitor declines carried the ids, and the collector's
+    answer (held back here until after the click) re-sets them: the tracker removes them
+    again, so no id cookie is left once the answers are in."""
+    tp.open(
+        "tracker('init', { collectorUrl: '/collect' });",
+        "tracker('setAnonymousUserToken');",
+        name="inflight",
+    )
+
+    def answer_late(route: Route) -> None:
+        response = route.fetch()  # the collector sees the request with its cookies now
+        time.sleep(0.5)  # the visitor declines meanwhile
+        route.fulfill(response=response)
+
+    tp.page.route("**/collect", answer_late)
+    left = tp.page.evaluate(
+        """async () => {
+          tracker.track('Before');
+          await new Promise(r => setTimeout(r, 200));
+          tracker.setConsent('denied');
+          await tracker.flush();
+          await new Promise(r => setTimeout(r, 100));
+          return document.cookie;
+        }"""
+    )
+    assert left == "_trk_consent=denied"
+    assert _tracker_ids(tp) == (set(), set())
