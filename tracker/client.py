@@ -253,7 +253,7 @@ class Tracker:
         self.outbox.save(lambda event: scrub(event, True, True))
         if not keep_user:
             self.tokens.forget(notify=False)
-            self._cleared = True
+            self._cleared = not self.state.sends_ids()
 
     def _after_answer(self) -> None:
         """A request sent before `clearUserData` may come back with the collector's

@@ -304,3 +304,20 @@ def test_a_refresh_arriving_after_denied_is_removed_again():
     t.set_consent("granted")
     env.loop.run()
     assert is_uuid4(t.get_anonymous_id()) and t.get_anonymous_id() != anonymous_id
+
+
+def test_ids_stored_after_a_clear_while_tracking_stay_when_going_anonymous():
+    """Only a clear made while anonymous makes answers remove id cookies: ids created while
+    tracking stay where they are in a later anonymous mode (Snowplow)."""
+    from tracker import Tracker
+
+    env = Env(network=True)
+    t = Tracker(env.host())
+    t.init({"collectorUrl": "https://shop.example/collect"})
+    t.clear_user_data()
+    anonymous_id = t.get_anonymous_id()
+    t.enable_anonymous_tracking()
+    t.track("Anonymous")
+    env.loop.run()
+    assert env.transport.answered
+    assert env.jar.get("ajs_anonymous_id") == anonymous_id
