@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from playwright.sync_api import Request, Response, Route
+from playwright.sync_api import Request, Response, Route, expect
 
 from .support import SESSION_KEY, USER_KEYS, UUID4_RE, TrackerPage, stored
 
@@ -400,3 +400,25 @@ def test_no_refresh_resurrects_ids_after_denied(tp: TrackerPage):
     )
     assert left == "_trk_consent=denied"
     assert _tracker_ids(tp) == (set(), set())
+
+
+def test_consent_demo_keeps_the_choice_over_reload_and_shows_todays_counts(tp: TrackerPage):
+    """The consent demo page: Withdraw is setConsent('denied'), kept over a reload by the
+    tracker itself; the page's own cookieless page views show up in /api/stats."""
+    page = tp.page
+    tp.goto(f"/consent.html?runtime={tp.runtime}")
+    page.click("#btn-withdraw")
+    expect(page.locator("#consent")).to_have_text("withdrawn")
+    assert tp.cookie_value("_trk_consent") == "denied"
+    tp.reload()
+    expect(page.locator("#consent")).to_have_text("withdrawn")
+    expect(page.locator("#consent-stored")).to_have_text("denied")
+    expect(page.locator("#mode")).to_have_text("anonymous, server anonymisation")
+    assert tp.call("getAnonymousId") is None
+    page.click("#btn-page")
+    tp.page.evaluate("() => tracker.flush()")
+    page.click("#btn-stats")
+    expect(page.locator("#stats-status")).to_have_text("ok")
+    cookieless = int(page.locator("#stats-cookieless").text_content() or "0")
+    assert cookieless >= 1
+    assert int(page.locator("#stats-pageviews").text_content() or "0") >= 2
