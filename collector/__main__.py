@@ -10,6 +10,7 @@ import uvicorn
 
 from collector.app import create_app
 from collector.settings import REPO_ROOT, Settings
+from collector.tokens import signer
 
 __all__ = ["main", "parse_args"]
 
@@ -66,6 +67,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--max-api-limit", type=int, default=1000, help="most events per /api/events answer (1000)"
     )
+    defaults = Settings()
+    parser.add_argument(
+        "--token-issuer", default=defaults.token_issuer, help="iss of signed tokens"
+    )
+    parser.add_argument(
+        "--token-audience", default=defaults.token_audience, help="aud of access tokens"
+    )
+    parser.add_argument(
+        "--session-ttl", type=int, default=defaults.session_ttl, help="session token seconds"
+    )
+    parser.add_argument(
+        "--access-ttl", type=int, default=defaults.access_ttl, help="access token seconds"
+    )
+    parser.add_argument(
+        "--proof-ttl", type=int, default=defaults.proof_ttl, help="login proof seconds"
+    )
+    parser.add_argument(
+        "--token-scope", default=defaults.token_scope, help="scope of access tokens"
+    )
+    parser.add_argument(
+        "--metadata-max-bytes",
+        type=int,
+        default=defaults.metadata_max_bytes,
+        help="largest session metadata (compact JSON bytes; larger gets 413)",
+    )
+    parser.add_argument(
+        "--no-demo-login",
+        dest="demo_login",
+        action="store_false",
+        help="switch off POST /demo/login (a passwordless demo login: never in production)",
+    )
     parser.add_argument(
         "--no-cookie-refresh",
         dest="cookie_refresh",
@@ -101,11 +133,26 @@ def main(argv: list[str] | None = None) -> None:
         trust_proxy=args.trust_proxy,
         gpc_anonymises=args.honor_gpc,
         allow_origins=tuple(args.allow_origin),
+        token_issuer=args.token_issuer,
+        token_audience=args.token_audience,
+        session_ttl=args.session_ttl,
+        access_ttl=args.access_ttl,
+        proof_ttl=args.proof_ttl,
+        token_scope=args.token_scope,
+        metadata_max_bytes=args.metadata_max_bytes,
+        demo_login=args.demo_login,
         cookie_refresh=args.cookie_refresh,
         cookie_refresh_domain=args.cookie_domain,
         token_cookie_max_age=args.token_cookie_max_age,
     )
     app = create_app(settings)
+    keys = signer(settings, app.state.store).keys
+    print(
+        f"collector: token secret from {keys.secret_from}; API key (for /auth/login-proof) "
+        f"in {keys.api_key_from}" + ("; demo login ON" if settings.demo_login else ""),
+        file=sys.stderr,
+        flush=True,
+    )
     print(
         f"collector: http://{args.host}:{args.port}/ (web {settings.web_dir}, "
         f"dist {settings.dist_dir}, db {settings.db})",

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from collector.payload import (
     BadInput,
+    encode_event,
     event_from_query,
     events_from_body,
     read_body,
@@ -70,6 +71,7 @@ _COLUMNS = (
     "message_id, received_at, ip, network_userid, anonymous_id, user_id, session_id, type, body"
 )
 _ROWS_PER_INSERT = 100
+_MAX_BIGINT = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,7 @@ def _cross_site(request: Request) -> bool:
     return origin.partition("://")[2] != request.headers.get("host", "")
 
 
-def nuid_cookie(value: str, request: Request, settings: Settings) -> str:
+def _nuid_cookie(value: str, request: Request, settings: Settings) -> str:
     """The ``Set-Cookie`` value for the network cookie: ``SameSite=None; Secure`` only when a
     cross-site page sends events over https (the only way such a cookie comes back), else Lax."""
     cookie = f"{NUID_COOKIE}={value}; Max-Age={NUID_MAX_AGE}; Path=/; HttpOnly"
@@ -189,13 +191,13 @@ def _column(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _row(event: dict[str, Any], visitor: _Visitor, received: str) -> tuple[Any, ...]:
+def _row(event: dict[str, Any], visitor: _Visitor, received: str, where: str) -> tuple[Any, ...]:
+    body = encode_event(event, where)
     ip = visitor.ip
     context = event.get("context")
     if not visitor.anonymous and isinstance(context, dict) and isinstance(context.get("ip"), str):
         ip = context["ip"]
     session = session_of(event)
-    body = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
     return (
         event["messageId"],
         received,
@@ -209,26 +211,33 @@ def _row(event: dict[str, Any], visitor: _Visitor, received: str) -> tuple[Any, 
     )
 
 
-def insert_events(
-    tx: Transaction, events: Sequence[dict[str, Any]], visitor: _Visitor, received: str
-) -> list[dict[str, Any]]:
-    """Insert ``events``, skipping stored ``messageId`` s; returns the ones newly stored."""
-    unique: dict[str, dict[str, Any]] = {}
-    for event in events:
-        unique.setdefault(event["messageId"], event)
+def _event_rows(
+    events: Sequence[dict[str, Any]], visitor: _Visitor, received: str
+) -> list[tuple[Any, ...]]:
+    """The rows to insert (first of each ``messageId``), or :class:`BadInput` for an event
+    that cannot be stored."""
+    seen: set[str] = set()
+    rows = []
+    for index, event in enumerate(events):
+        if event["messageId"] not in seen:
+            seen.add(event["messageId"])
+            rows.append(_row(event, visitor, received, f"event {index}"))
+    return rows
+
+
+def _insert_rows(tx: Transaction, rows: Sequence[tuple[Any, ...]]) -> set[str]:
+    """Insert ``rows``, skipping stored ``messageId`` s; returns the ids newly stored."""
     fresh: set[str] = set()
-    items = list(unique.values())
-    for start in range(0, len(items), _ROWS_PER_INSERT):
-        chunk = items[start : start + _ROWS_PER_INSERT]
-        rows = [_row(event, visitor, received) for event in chunk]
-        marks = ", ".join(["(" + ", ".join("?" * len(rows[0])) + ")"] * len(rows))
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        marks = ", ".join(["(" + ", ".join("?" * len(chunk[0])) + ")"] * len(chunk))
         cursor = tx.execute(
             f"INSERT INTO events ({_COLUMNS}) VALUES {marks}"
             " ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
-            [value for row in rows for value in row],
+            [value for row in chunk for value in row],
         )
         fresh.update(row[0] for row in cursor.fetchall())
-    return [event for event in items if event["messageId"] in fresh]
+    return fresh
 
 
 class _Collect:
@@ -240,9 +249,15 @@ class _Collect:
         self.hooks = list(hooks)
 
     def _store(self, events: list[dict[str, Any]], visitor: _Visitor, base: Batch) -> Batch:
+        rows = _event_rows(events, visitor, format_time(base.received_at))
         with self.store.transaction() as tx:
-            fresh = insert_events(tx, events, visitor, format_time(base.received_at))
-            done = replace(base, events=fresh)
+            fresh = _insert_rows(tx, rows)
+            new_events = []
+            for event in events:
+                if event["messageId"] in fresh:
+                    fresh.discard(event["messageId"])
+                    new_events.append(event)
+            done = replace(base, events=new_events)
             for hook in self.hooks:
                 hook.stored(tx, done)
         return done
@@ -263,13 +278,15 @@ class _Collect:
         )
         try:
             done = await run_in_threadpool(self._store, events, visitor, base)
+        except BadInput as bad:
+            return _error(bad.status, bad.message)
         except Exception:
             log.exception("storing %d events failed", len(events))
             return _error(503, "the database is unavailable; retry later")
         response = reply(done)
         if visitor.new_cookie and visitor.network_userid:
             response.headers.append(
-                "set-cookie", nuid_cookie(visitor.network_userid, request, self.settings)
+                "set-cookie", _nuid_cookie(visitor.network_userid, request, self.settings)
             )
         for hook in self.hooks:
             for name, value in hook.headers(done):
@@ -381,16 +398,22 @@ class _EventQuery:
                 value = int(raw)
             except ValueError:
                 raise BadInput(400, f"{name} must be an integer") from None
-            if value < least:
-                raise BadInput(400, f"{name} must be at least {least}")
+            if not least <= value <= _MAX_BIGINT:
+                raise BadInput(400, f"{name} must be between {least} and {_MAX_BIGINT}")
+            return value
+
+        def text(name: str) -> str | None:
+            value = params.get(name) or None
+            if value is not None and "\x00" in value:
+                raise BadInput(400, f"{name} contains a NUL character")
             return value
 
         return cls(
             limit=min(number("limit", min(100, max_limit), 1), max_limit),
             after=number("after", 0, 0),
-            anonymous_id=params.get("anonymous_id") or None,
-            user_id=params.get("user_id") or None,
-            type=params.get("type") or None,
+            anonymous_id=text("anonymous_id"),
+            user_id=text("user_id"),
+            type=text("type"),
         )
 
     def run(self, store: Store) -> list[dict[str, Any]]:

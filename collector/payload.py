@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +20,7 @@ __all__ = [
     "STRING_FIELDS",
     "BadInput",
     "check_events",
+    "encode_event",
     "events_from_body",
     "event_from_query",
     "parse_json",
@@ -28,6 +30,9 @@ __all__ = [
 
 MAX_MESSAGE_ID = 100
 """Longest ``messageId`` accepted, in characters."""
+MAX_IDENTIFIER = 500
+"""Longest ``anonymousId``/``userId``/``type``/``session.id``: indexed columns have a row size
+limit in PostgreSQL (about 2700 bytes), and 500 characters stay under it in any UTF-8."""
 
 STRING_FIELDS = frozenset(
     {
@@ -98,15 +103,23 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def parse_json(text: str, max_depth: int) -> Any:
-    """Strict JSON (no NaN/Infinity) nested at most ``max_depth`` deep, or :class:`BadInput`.
+    """Strict JSON nested at most ``max_depth`` deep, or :class:`BadInput`: no NaN, no
+    Infinity, no number overflowing to it (a stored event must encode back to JSON).
 
     The parser stops input nested deeper than the interpreter's recursion limit with a
     ``RecursionError`` (answered as too deep, like any depth past ``max_depth``).
     """
     too_deep = BadInput(400, f"JSON nested deeper than {max_depth} levels")
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise too_deep from None
     except ValueError as exc:
@@ -166,10 +179,14 @@ def event_from_query(query: bytes, max_depth: int, max_bytes: int) -> dict[str, 
     return check_events([event])[0]
 
 
-def _optional_string(event: dict[str, Any], key: str, where: str) -> None:
-    value = event.get(key)
-    if value is not None and not isinstance(value, str):
-        raise BadInput(400, f"{where}: {key} must be a string")
+def _identifier(value: Any, name: str, where: str, longest: int) -> None:
+    """A string stored in its own (indexed) column: no NUL, bounded length."""
+    if not isinstance(value, str):
+        raise BadInput(400, f"{where}: {name} must be a string")
+    if "\x00" in value:
+        raise BadInput(400, f"{where}: {name} contains a NUL character")
+    if len(value) > longest:
+        raise BadInput(400, f"{where}: {name} is longer than {longest} characters")
 
 
 def check_events(events: list[Any]) -> list[dict[str, Any]]:
@@ -185,12 +202,23 @@ def check_events(events: list[Any]) -> list[dict[str, Any]]:
             raise BadInput(400, f"{where}: messageId is missing")
         if not isinstance(message_id, str) or not message_id:
             raise BadInput(400, f"{where}: messageId must be a non-empty string")
-        if len(message_id) > MAX_MESSAGE_ID:
-            raise BadInput(400, f"{where}: messageId is longer than {MAX_MESSAGE_ID} characters")
+        _identifier(message_id, "messageId", where, MAX_MESSAGE_ID)
         for key in ("type", "anonymousId", "userId"):
-            _optional_string(event, key, where)
+            if event.get(key) is not None:
+                _identifier(event[key], key, where, MAX_IDENTIFIER)
         _check_context(event, where)
     return events
+
+
+def encode_event(event: dict[str, Any], where: str) -> str:
+    """The event as stored (compact JSON), or :class:`BadInput` if it cannot be stored as
+    UTF-8 text (a lone surrogate such as ``"\\ud800"`` parses but has no UTF-8 form)."""
+    text = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(400, f"{where}: a string holds a lone UTF-16 surrogate") from None
+    return text
 
 
 def session_of(event: dict[str, Any]) -> Any:
@@ -218,6 +246,5 @@ def _check_context(event: dict[str, Any], where: str) -> None:
     if session is not None:
         if not isinstance(session, dict):
             raise BadInput(400, f"{where}: session must be an object")
-        session_id = session.get("id")
-        if session_id is not None and not isinstance(session_id, str):
-            raise BadInput(400, f"{where}: session.id must be a string")
+        if session.get("id") is not None:
+            _identifier(session["id"], "session.id", where, MAX_IDENTIFIER)

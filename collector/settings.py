@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,24 @@ class Settings:
     """Treat ``Sec-GPC: 1`` without a ``_trk_consent=granted`` cookie as ``SP-Anonymous``."""
     allow_origins: tuple[str, ...] = ()
     """Origins allowed to call the collector endpoints with credentials (its own always is)."""
+    token_issuer: str = "tracker-collector"
+    """The ``iss`` of every token the collector signs (and the only one it accepts)."""
+    token_audience: str = "tracker-api"
+    """The ``aud`` of anonymous access tokens: what resource servers check."""
+    session_ttl: int = 7 * 24 * 3600
+    """Seconds a session token stays valid; every renewal (PATCH) starts it again."""
+    access_ttl: int = 3600
+    """Seconds an access token stays valid (``expires_in``)."""
+    proof_ttl: int = 120
+    """Seconds a login proof stays valid: long enough for a redirect, no more."""
+    token_scope: str = "read:cart"
+    """The ``scope`` of anonymous access tokens (space-separated)."""
+    metadata_max_bytes: int = 64 * 1024
+    """Largest session or account metadata, as compact UTF-8 JSON; larger gets 413."""
+    demo_login: bool = True
+    """Serve ``POST /demo/login`` (a demo-only login with no password); off in production."""
+    clock: Callable[[], float] = field(default_factory=lambda: time.time)
+    """Seconds since the epoch: token times and expiry checks (tests pass a fake)."""
     cookie_refresh: bool = True
     """Re-set the tracker's identity cookies from same-site answers (collector.cookie_refresh)."""
     cookie_refresh_domain: str | None = None

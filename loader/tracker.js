@@ -6,6 +6,12 @@
   var METHODS = /*METHODS*/[];
   var PYODIDE_LOCK = /*PYODIDE_LOCK*/null;
   var slice = Array.prototype.slice;
+  /* Methods whose direct form returns a Promise: the position of the callback Python calls
+     with the result (the Promise's value; null after a warning when the call failed). */
+  var PROMISED = { flush: 0, startAnonymousSession: 1, getAccessToken: 0,
+                   updateSessionMetadata: 1, transferAnonymousSession: 1 };
+
+  function settled(method) { return method === 'flush' ? undefined : null; }
 
   function describe(error) {
     return (error && (error.message || error.name)) ? String(error.message || error.name) : String(error);
@@ -61,7 +67,9 @@
 
     function invoke(method, args) {
       if (state !== 'ready') {
-        if (method === 'flush' && typeof args[0] === 'function') args[0]();  /* nothing to send */
+        /* not loaded: nothing to send, no session to get */
+        var at = PROMISED.hasOwnProperty(method) ? PROMISED[method] : -1;
+        if (at >= 0 && typeof args[at] === 'function') args[at](settled(method));
         return undefined;
       }
       if (typeof method !== 'string') {
@@ -127,21 +135,29 @@
       Object.defineProperty(tracker, METHODS[i], { value: direct(METHODS[i]), configurable: true, writable: true });
     }
     /* flush() returns a Promise, settled once the buffer is empty or the collector is
-       unreachable (Python calls `resolve` back), or at once when the tracker cannot load. */
-    Object.defineProperty(tracker, 'flush', {
-      value: function () {
+       unreachable (Python calls `resolve` back), or at once when the tracker cannot load;
+       the anonymous-session methods likewise, with their result. */
+    function promised(method, at) {
+      return function () {
+        var args = slice.call(arguments, 0, at);
+        while (args.length < at) args.push(null);
         return new Promise(function (resolve) {
           try {
-            if (state === 'loading') pending.push(['flush', resolve]);
-            else invoke('flush', [resolve]);
+            if (state === 'loading') pending.push([method].concat(args, [resolve]));
+            else invoke(method, args.concat([resolve]));
           } catch (e) {
-            warn('flush failed: ' + describe(e));
-            resolve();
+            warn(method + ' failed: ' + describe(e));
+            resolve(settled(method));
           }
         });
-      },
-      configurable: true,
-      writable: true
+      };
+    }
+    Object.keys(PROMISED).forEach(function (method) {
+      Object.defineProperty(tracker, method, {
+        value: promised(method, PROMISED[method]),
+        configurable: true,
+        writable: true
+      });
     });
     tracker.ready = ready;
     tracker.q = pending;

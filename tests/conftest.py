@@ -1,8 +1,9 @@
 """Suite-wide ordering and a time-per-tier summary.
 
-Browser tests run last: they are the slowest tier, so the fast ones report first, and
-Playwright's sync API leaves its event loop registered on the main thread for the rest
-of the session, which breaks any later test that calls ``asyncio.run()``.
+Browser tests (and the QA plugin's, which drive a browser too) run last: they are the
+slowest tiers, so the fast ones report first, and Playwright's sync API leaves its event
+loop registered on the main thread for the rest of the session, which breaks any later
+test that calls ``asyncio.run()``.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 BROWSER = TESTS / "browser"
+LAST = (BROWSER, TESTS / "qa")
+"""Tiers that drive Chromium through Playwright's sync API."""
 
 _seconds: dict[str, float] = defaultdict(float)
 _counts: dict[str, int] = defaultdict(int)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: Path(str(item.path)).resolve().is_relative_to(BROWSER))
+    items.sort(key=lambda item: any(Path(str(item.path)).resolve().is_relative_to(d) for d in LAST))
 
 
 def _tier(nodeid: str) -> str:

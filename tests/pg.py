@@ -83,6 +83,11 @@ class Cluster:
             "--locale=C",
             "--no-sync",
         )
+        self.resume()
+        return self
+
+    def resume(self) -> None:
+        """Start the server (again)."""
         options = f"-k {self.socket_dir} -c listen_addresses= -c max_connections=200"
         if not self.durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -99,7 +104,10 @@ class Cluster:
             "60",
             "start",
         )
-        return self
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data (``resume`` starts it again): a database outage."""
+        self._run(server_bin("pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop")
 
     def url(self, database: str = "postgres") -> str:
         """A ``postgresql://`` URL for ``database`` over the unix socket."""

@@ -43,6 +43,10 @@ API = (
     "page",
     "get_buffered_events",
     "flush",
+    "start_anonymous_session",
+    "get_access_token",
+    "update_session_metadata",
+    "transfer_anonymous_session",
     "set_consent",
     "get_consent",
 )

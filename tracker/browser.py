@@ -60,12 +60,16 @@ var page = { key: null };
 return {
   warn: warn,
   defer: defer,
-  send: function (method, url, body, contentType, headersJson, keepalive, done) {
+  send: function (method, url, body, contentType, headersJson, keepalive, done, wantBody) {
     var answered = false;
-    function answer(status) {
+    function answer(status, text) {
       if (answered) return;
       answered = true;
-      run(done, status, 'handling an answer of the collector');
+      try {
+        done(status, text || '');
+      } catch (e) {
+        warn('handling an answer of the collector failed: ' + ((e && e.message) || e));
+      }
     }
     try {
       var headers = JSON.parse(headersJson);
@@ -73,7 +77,10 @@ return {
       var init = { method: method, headers: headers, keepalive: !!keepalive,
                    credentials: 'include', mode: 'cors', cache: 'no-store' };
       if (body) init.body = body;
-      fetch(url, init).then(function (r) { answer(r.status); }, function () { answer(0); });
+      fetch(url, init).then(function (r) {
+        if (!wantBody) return answer(r.status);
+        r.text().then(function (t) { answer(r.status, t); }, function () { answer(r.status); });
+      }, function () { answer(0); });
     } catch (e) {
       queueMicrotask(function () { answer(0); });
     }
@@ -247,8 +254,14 @@ def _guarded(fn: "Callable[..., Any]", what: str) -> "Callable[..., None]":
     return run
 
 
-def _send(request: "Any", on_done: "Callable[[int], Any]") -> None:
-    """Start `request` with `fetch` (keepalive, credentials); `on_done(status)` later."""
+def _send(request: "Any", on_done: "Callable[..., Any]") -> None:
+    """Start `request` with `fetch` (keepalive, credentials); `on_done(status, body)` later,
+    `body` the answer's text when `request.read_body` is set, else None."""
+    want_body = getattr(request, "read_body", False)
+
+    def answered(status: "Any", text: "Any" = "") -> None:
+        on_done(int(status), str(text) if want_body else None)
+
     _js().send(
         request.method,
         request.url,
@@ -256,7 +269,8 @@ def _send(request: "Any", on_done: "Callable[[int], Any]") -> None:
         request.content_type or "",
         json.dumps(request.headers),
         1 if request.keepalive else 0,
-        _js_function(_guarded(lambda status: on_done(int(status)), "delivery")),
+        _js_function(_guarded(answered, "delivery")),
+        1 if want_body else 0,
     )
 
 

@@ -9,6 +9,7 @@ raises for anything a page passes.
 """
 
 from . import privacy
+from .anonymous_session import AnonymousSession
 from .config import merge_options
 from .consent import DENIED, GRANTED, Consent
 from .delivery import Delivery
@@ -51,6 +52,7 @@ class Tracker:
         self.recorder = Recorder(
             self.state, self.tokens, self.profile, self.sessions, self.outbox, self.delivery
         )
+        self.anonymous_session = AnonymousSession(self.state, self.profile.anonymous_id)
         self.delivery.on_answer = self._after_answer
         self._started = False
         self._cleared = False
@@ -87,6 +89,7 @@ class Tracker:
         self._resume()
         self.outbox.max_size = state.options["maxQueueSize"]
         self._start_delivery()
+        self.anonymous_session.resume()
 
     def _current_options(self) -> "Dict[str, Any]":
         return self.state.options
@@ -204,6 +207,7 @@ class Tracker:
         self.profile.forget()
         self.state.remove("userToken")
         self.tokens.forget()
+        self.anonymous_session.drop()
 
     # -- anonymous modes -------------------------------------------------------------------
 
@@ -253,6 +257,7 @@ class Tracker:
         self.outbox.save(lambda event: scrub(event, True, True))
         if not keep_user:
             self.tokens.forget(notify=False)
+            self.anonymous_session.drop()
             self._cleared = not self.state.sends_ids()
 
     def _after_answer(self) -> None:
@@ -325,3 +330,25 @@ class Tracker:
     ):
         """Record a page view (Segment argument order: category?, name?, properties?, options?)."""
         return self.recorder.page(category, name, properties, options)
+
+    # -- anonymous sessions ----------------------------------------------------------------
+
+    def start_anonymous_session(self, metadata: "Any" = None, callback: "Any" = None) -> None:
+        """Get session and access tokens from the collector for the anonymousId (resuming a
+        stored session, else starting one with `metadata`); `callback(answer or None)`."""
+        self.anonymous_session.start(metadata, callback)
+
+    def get_access_token(self, callback: "Any") -> None:
+        """`callback(token)` with the session's access token, renewed when due; None when
+        there is no session."""
+        self.anonymous_session.access_token(callback)
+
+    def update_session_metadata(self, patch: "Any", callback: "Any" = None) -> None:
+        """Merge `patch` into the session's metadata on the collector (null deletes a key);
+        `callback(answer or None)`."""
+        self.anonymous_session.update(patch, callback)
+
+    def transfer_anonymous_session(self, login_proof: "Any", callback: "Any" = None) -> None:
+        """Move the anonymous session to the account of `login_proof` (issued by the site's
+        backend at login); `callback(result or None)`. The tokens are dropped afterwards."""
+        self.anonymous_session.transfer(login_proof, callback)

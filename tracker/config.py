@@ -31,6 +31,7 @@ DEFAULT_COOKIE_NAMES = {
     "groupTraits": "ajs_group_properties",
     "session": "_trk_ses",
     "queue": "_trk_queue",
+    "anonymousSession": "_trk_anon_session",
     "consent": "_trk_consent",
 }
 """Storage keys; the defaults are the seed libraries' own, so switching keeps visitors' ids."""

@@ -55,6 +55,7 @@ class Delivery:
         self._waiters: "List[Callable[[], Any]]" = []
         self._warned_status: "Dict[int, bool]" = {}
         self._seq = 0
+        self._exited = False
         self.on_answer: "Optional[Callable[[], Any]]" = None
         """Called at every answer of the collector (its Set-Cookie headers are in by then)."""
 
@@ -62,6 +63,7 @@ class Delivery:
 
     def kick(self) -> None:
         """Save and send once the caller's JS task is done (one request per task's events)."""
+        self._exited = False
         if self._pending:
             return
         self._pending = True
@@ -90,12 +92,15 @@ class Delivery:
             self._settle(False)
 
     def page_hidden(self, kind: str) -> None:
-        """The page was hidden (`hidden`) or is going away (`pagehide`): send what waits."""
+        """The page was hidden (`hidden`) or is going away (`pagehide`): send what waits.
+        Browsers fire `pagehide` before the `hidden` of a page being left: what went by
+        beacon then is not sent again."""
         self._retry_at = 0.0
         if kind == "pagehide":
+            self._exited = True
             self._send_on_exit()
             self.outbox.release()
-        else:
+        elif not self._exited:
             self.send()
 
     def online(self) -> None:
@@ -150,7 +155,7 @@ class Delivery:
     def _dispatch(self, request: "Any", seq: int) -> None:
         answered = [False]
 
-        def on_done(status: "Any") -> None:
+        def on_done(status: "Any", body: "Any" = None) -> None:
             if answered[0]:
                 return
             answered[0] = True
@@ -298,5 +303,5 @@ class Delivery:
                 self._warn("could not send events: %r" % exc)
 
 
-def _ignore(status: "Any") -> None:
+def _ignore(status: "Any", body: "Any" = None) -> None:
     """The answer to a request sent while the page goes away: nobody is left to hear it."""

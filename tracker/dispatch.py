@@ -57,6 +57,16 @@ def _on_token(t: "Tracker", a: "list[Any]") -> None:
     t.on_user_token_change(_arg(a, 0), immediate)
 
 
+def _start_session(t: "Tracker", a: "list[Any]") -> None:
+    cfg = _config(t, a, "startAnonymousSession", ("metadata",))
+    callback = _arg(a, 1)
+    if cfg is None:
+        if callable(callback):
+            callback(None)
+        return
+    t.start_anonymous_session(cfg.get("metadata"), callback)
+
+
 def _group(t: "Tracker", a: "list[Any]") -> "Any":
     if not a:
         return t.group()
@@ -92,6 +102,10 @@ _COMMANDS: "Dict[str, Callable[[Any, List[Any]], Any]]" = {
     "page": lambda t, a: t.page(_arg(a, 0), _arg(a, 1), _arg(a, 2), _arg(a, 3)),
     "getBufferedEvents": lambda t, a: t.get_buffered_events(),
     "flush": lambda t, a: t.flush(_arg(a, 0)),
+    "startAnonymousSession": _start_session,
+    "getAccessToken": lambda t, a: t.get_access_token(_arg(a, 0)),
+    "updateSessionMetadata": lambda t, a: t.update_session_metadata(_arg(a, 0), _arg(a, 1)),
+    "transferAnonymousSession": lambda t, a: t.transfer_anonymous_session(_arg(a, 0), _arg(a, 1)),
     "setConsent": lambda t, a: t.set_consent(a[0] if a else ""),
     "getConsent": lambda t, a: t.get_consent(),
 }

@@ -24,7 +24,8 @@ class Host:
 
     Sending (None where the place cannot send; events then wait in the buffer):
     `send(request, on_done)` starts a `tracker.transport.Request` with `keepalive` and
-    later calls `on_done(status)`, 0 for a network error; `beacon(url, body) -> bool`
+    later calls `on_done(status, body)`, 0 for a network error; `body` is the answer's
+    text when `request.read_body` is set, else None; `beacon(url, body) -> bool`
     is `navigator.sendBeacon`; `schedule(fn, delay_ms)` is `setTimeout`;
     `listen(fn)` calls `fn(kind)` on page events: `"hidden"`, `"pagehide"`, `"online"`.
     `page()` describes the page for event context: url, path, referrer, title, userAgent.
@@ -41,7 +42,7 @@ class Host:
         local_storage: "Optional[Any]" = None,
         secure: bool = False,
         defer: "Optional[Callable[[Callable[[], Any]], None]]" = None,
-        send: "Optional[Callable[[Any, Callable[[int], Any]], Any]]" = None,
+        send: "Optional[Callable[[Any, Callable[..., Any]], Any]]" = None,
         beacon: "Optional[Callable[[str, Optional[str]], bool]]" = None,
         schedule: "Optional[Callable[[Callable[[], Any], float], Any]]" = None,
         listen: "Optional[Callable[[Callable[[str], Any]], Any]]" = None,

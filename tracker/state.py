@@ -5,7 +5,7 @@ recorder, delivery) read the options, mode and storage through it, so a reconfig
 reaches all of them at once.
 """
 
-from . import privacy, session
+from . import anonymous_session, privacy, session
 from .config import DEFAULTS, ONE_YEAR_S
 from .events import MAX_BUFFER_CHARS, check_buffer
 from .identity import check_id, is_anonymous_token, uuid4
@@ -61,6 +61,15 @@ def make_slots(opts: "Dict[str, Any]") -> "Dict[str, Slot]":
         ),
         "queue": Slot(
             names["queue"], False, True, None, check_buffer, privacy.BUFFER, MAX_BUFFER_CHARS
+        ),
+        "anonymousSession": Slot(
+            names["anonymousSession"],
+            False,
+            True,
+            None,
+            anonymous_session.check_record,
+            user,
+            anonymous_session.MAX_RECORD_CHARS,
         ),
     }
 

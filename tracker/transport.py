@@ -55,6 +55,8 @@ class Request:
         self.headers = headers
         self.ids = ids
         self.keepalive = body is None or len(body) <= MAX_BATCH_CHARS
+        self.read_body = False
+        """Whether the sender wants the answer's body (`send` then passes it as text)."""
 
 
 def should_retry(status: int, retry: "Any" = (), dont_retry: "Any" = ()) -> bool:

@@ -283,6 +283,7 @@
     '  <a id="nav-identity" data-page href="/identity.html">Identity</a>\n' +
     '  <a id="nav-consent" data-page href="/consent.html">Consent</a>\n' +
     '  <a id="nav-pyscript" data-page href="/pyscript.html">PyScript</a>\n' +
+    '  <a id="nav-shop" data-page href="/shop.html">Shop</a>\n' +
     '  <span class="spacer"></span>\n' +
     '  <span class="runtime">runtime:\n' +
     '    <a id="runtime-micropython" href="?runtime=micropython">MicroPython</a>\n' +

@@ -142,7 +142,9 @@ class Loop:
 class Transport:
     """A fake collector connection. Each request takes the next scripted answer: a status,
     "hang" (never answered), "error" (send raises); afterwards `default`. Answers arrive as
-    loop tasks, like `fetch` promises. `beacon_ok` is what `sendBeacon` returns."""
+    loop tasks, like `fetch` promises. `beacon_ok` is what `sendBeacon` returns.
+    `responder(request)`, when set, answers instead: `(status, body text)`, "hang" or None
+    (None: the script answers). A body reaches `on_done` when `request.read_body` is set."""
 
     def __init__(self, loop):
         self.loop = loop
@@ -153,9 +155,12 @@ class Transport:
         self.beacons = []
         self.beacon_ok = True
         self.hung = []
+        self.responder = None
 
     def send(self, request, on_done):
-        answer = self.script.pop(0) if self.script else self.default
+        answer = self.responder(request) if self.responder is not None else None
+        if answer is None:
+            answer = self.script.pop(0) if self.script else self.default
         if answer == "error":
             raise OSError("network is down")
         self.requests.append(request)
@@ -163,9 +168,14 @@ class Transport:
             self.hung.append((request, on_done))
             return
 
+        status, body = answer if isinstance(answer, tuple) else (answer, "")
+
         def reply():
-            self.answered.append((request, answer))
-            on_done(answer)
+            self.answered.append((request, status))
+            if getattr(request, "read_body", False):
+                on_done(status, body)
+            else:
+                on_done(status)
 
         self.loop.defer(reply)
 

@@ -225,6 +225,17 @@ def test_page_hide_sends_by_beacon_and_falls_back_to_fetch_keepalive():
     assert env2.transport.requests[-1].keepalive
 
 
+def test_leaving_page_sends_by_beacon_once_not_again_when_hidden_follows():
+    env, t = _page()
+    env.transport.default = 0
+    t.track("a")
+    env.loop.run()
+    sent = len(env.transport.requests)
+    env.fire("pagehide")
+    env.fire("hidden")
+    assert len(env.transport.beacons) == 1 and len(env.transport.requests) == sent
+
+
 def test_hidden_page_sends_at_once_despite_backoff():
     env, t = _page()
     env.transport.script = [503]

@@ -15,6 +15,7 @@ import pytest
 from collector import app as app_module
 from collector.events import GIF, Batch
 from collector.store import Transaction
+from tests.pg import Cluster
 from tracker.transport import query_string
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -132,6 +133,25 @@ def test_database_down_is_503_json(client: Any) -> None:
     assert_error(client.get("/api/events"), 503, "database")
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_outage_is_503_then_recovers(make_client: Any) -> None:
+    cluster = Cluster().start()  # its own server: this one is stopped mid-test
+    try:
+        client = make_client(db=cluster.create_database())
+        assert client.post("/collect", event()).status == 200
+        cluster.pause()
+        retried = [event(), event()]
+        assert_error(client.post("/collect", retried), 503, "database")
+        assert_error(client.get("/api/events"), 503, "database")
+        cluster.resume()
+        # Pooled connections broken by the restart are dropped as they fail (each a 503).
+        statuses = [client.post("/collect", retried).status for _ in range(10)]
+        assert set(statuses) <= {200, 503} and statuses[-1] == 200
+        assert len(stored(client)) == 3
+    finally:
+        cluster.stop()
+
+
 # --- the network cookie and the recorded IP --------------------------------------------------
 
 
@@ -234,10 +254,11 @@ def test_pixel_stores_the_event_and_answers_a_gif(client: Any) -> None:
 
 
 def test_pixel_string_fields_stay_strings(client: Any) -> None:
-    sent = event(userId="123", anonymousId="null", event="[1]")
+    sent = event(userId="123", anonymousId="null", event="[1]", label="1e999")
     assert client.get("/i?" + query_string(sent)).status == 200
     got = stored(client)[0]
     assert (got["userId"], got["anonymousId"], got["event"]) == ("123", "null", "[1]")
+    assert got["label"] == "1e999"  # not a finite number: kept as the string it was
 
 
 @pytest.mark.parametrize(
@@ -266,6 +287,9 @@ def test_pixel_bad_input(client: Any, query: str, status: int, words: str) -> No
         (b'{"messageId": "a",', "invalid JSON"),
         (b"[1, 2", "invalid JSON"),
         (b'{"messageId": "a", "n": NaN}', "invalid JSON"),
+        (b'{"messageId": "a", "n": -Infinity}', "invalid JSON"),
+        (b'{"messageId": "a", "n": 1e999}', "out of range"),
+        (b'{"messageId": "a", "n": ' + b"1" * 5000 + b"}", "invalid JSON"),
         (b'{"messageId": "caf\xe9"}', "not UTF-8"),
         (b"", "empty body"),
         (b"   ", "empty body"),
@@ -285,6 +309,12 @@ def test_pixel_bad_input(client: Any, query: str, status: int, words: str) -> No
         (b'{"messageId": "a", "context": {"ip": "nope"}}', "not an IP address"),
         (b'{"messageId": "a", "context": {"session": 1}}', "session must be an object"),
         (b'{"messageId": "a", "session": {"id": 7}}', "session.id must be a string"),
+        (b'{"messageId": "a\\u0000"}', "messageId contains a NUL"),
+        (b'{"messageId": "a", "userId": "u\\u0000"}', "userId contains a NUL"),
+        (b'{"messageId": "a", "anonymousId": "' + b"x" * 501 + b'"}', "longer than 500"),
+        (b'{"messageId": "a", "context": {"session": {"id": "' + b"s" * 501 + b'"}}}', "500"),
+        (b'[{"messageId": "a"}, {"messageId": "b", "p": "\\ud800"}]', "event 1: a string"),
+        (b'{"messageId": "\\udfff"}', "lone UTF-16 surrogate"),
     ],
 )
 def test_bad_body_is_400_with_a_clear_error(client: Any, body: bytes, words: str) -> None:
@@ -406,11 +436,21 @@ def test_api_events_filters(client: Any) -> None:
     assert ids("&user_id=nobody") == []
 
 
+def test_api_events_nul_in_a_filter_is_400(client: Any) -> None:
+    assert_error(client.get("/api/events?user_id=a%00b"), 400, "user_id contains a NUL")
+
+
+def test_stored_text_round_trips(client: Any) -> None:
+    sent = event(properties={"nul": "a\u0000b", "emoji": "😀", "escaped": "\"\\/"})
+    assert client.post("/collect", sent).status == 200
+    assert stored(client)[0]["properties"] == sent["properties"]
+
+
 def test_api_events_limit_capped_and_checked(make_client: Any) -> None:
     client = make_client(max_api_limit=2)
     client.post("/collect", [event(), event(), event()])
     assert len(client.get("/api/events?limit=50").json()) == 2
-    for query in ("limit=x", "limit=0", "after=-1", "after=1.5"):
+    for query in ("limit=x", "limit=0", "after=-1", "after=1.5", "after=" + "9" * 30):
         assert_error(client.get("/api/events?" + query), 400, query.split("=")[0])
 
 
@@ -491,3 +531,13 @@ def test_two_collectors_on_one_database_store_each_event_once(make_client: Any) 
     assert row_count(left) == row_count(right) == 200
     ids = [e["messageId"] for e in stored(right)]
     assert sorted(ids) == sorted(e["messageId"] for b in batches for e in b)
+
+
+def test_batch_and_depth_limits_are_configurable(make_client: Any) -> None:
+    client = make_client(max_batch_events=3, max_json_depth=4)
+    assert_error(client.post("/collect", [event() for _ in range(4)]), 413, "at most 3")
+    assert client.post("/collect", [event() for _ in range(3)]).status == 200
+    shallow = {"messageId": "s", "p": {"q": [1]}}  # list, event, p, q: 4 levels
+    assert client.post("/collect", [shallow]).status == 200
+    deep = {"messageId": "d", "p": {"q": [[1]]}}
+    assert_error(client.post("/collect", [deep]), 400, "deeper than 4")
