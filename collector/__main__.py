@@ -98,6 +98,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_false",
         help="switch off POST /demo/login (a passwordless demo login: never in production)",
     )
+    parser.add_argument(
+        "--no-cookie-refresh",
+        dest="cookie_refresh",
+        action="store_false",
+        help="never re-set the tracker's identity cookies from same-site answers",
+    )
+    parser.add_argument(
+        "--cookie-domain",
+        default=None,
+        help="the tracker's cookieDomain, when it sets one (refreshed cookies use it)",
+    )
+    parser.add_argument(
+        "--token-cookie-max-age",
+        type=int,
+        default=15552000,
+        help="seconds a refreshed _ALGOLIA token lives (15552000: the tracker's default)",
+    )
     return parser.parse_args(argv)
 
 
@@ -124,6 +141,9 @@ def main(argv: list[str] | None = None) -> None:
         token_scope=args.token_scope,
         metadata_max_bytes=args.metadata_max_bytes,
         demo_login=args.demo_login,
+        cookie_refresh=args.cookie_refresh,
+        cookie_refresh_domain=args.cookie_domain,
+        token_cookie_max_age=args.token_cookie_max_age,
     )
     app = create_app(settings)
     keys = signer(settings, app.state.store).keys

@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.routing import BaseRoute, Mount
 
-from collector import anonymous, cart, events, health
+from collector import anonymous, cart, cookie_refresh, events, health, stats
 from collector.cors import CorsMiddleware
 from collector.settings import Settings
 from collector.static import CORS_HEADERS, GzipCache, StaticDir, content_type
@@ -37,7 +37,7 @@ class Feature(Protocol):
 # and ``event_hook(settings, store) -> events.EventHook``: what it does with each stored batch.
 
 
-FEATURES: tuple[Feature, ...] = (health, events, anonymous, cart)
+FEATURES: tuple[Feature, ...] = (health, events, anonymous, cart, stats, cookie_refresh)
 """Endpoint modules, matched in this order before the static mounts."""
 
 BUILD_HINT = (

@@ -58,3 +58,10 @@ class Settings:
     """Serve ``POST /demo/login`` (a demo-only login with no password); off in production."""
     clock: Callable[[], float] = field(default_factory=lambda: time.time)
     """Seconds since the epoch: token times and expiry checks (tests pass a fake)."""
+    cookie_refresh: bool = True
+    """Re-set the tracker's identity cookies from same-site answers (collector.cookie_refresh)."""
+    cookie_refresh_domain: str | None = None
+    """The tracker's ``cookieDomain`` when it sets one (None: host-only cookies, refreshed
+    only when the page is on the collector's own host)."""
+    token_cookie_max_age: int = 15552000
+    """Lifetime (s) of a refreshed ``_ALGOLIA`` token: the tracker's default cookieDuration."""

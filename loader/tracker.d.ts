@@ -290,8 +290,9 @@ declare namespace Tracker {
 
     /** Record the visitor's choice in the cookie `_trk_consent` and apply it at once:
      * `granted` = full tracking with the configured strategy; `denied` = server anonymisation
-     * with strategy `none`, then `clearUserData()`. A stored choice wins on later loads. */
-    setConsent(consent: Consent): void;
+     * with strategy `none`, then `clearUserData()`. A stored choice wins on later loads.
+     * `null` forgets the choice (the mode in force stays until the next page load). */
+    setConsent(consent: Consent | null): void;
     /** The remembered choice, or `null` when the visitor has not chosen. */
     getConsent(): Consent | null;
 

@@ -47,6 +47,8 @@ API = (
     "get_access_token",
     "update_session_metadata",
     "transfer_anonymous_session",
+    "set_consent",
+    "get_consent",
 )
 """The page tracker's methods, also reachable as functions of this module."""
 

@@ -121,6 +121,14 @@ return {
     }
     return hex;
   },
+  privacySignal: function () {
+    try {
+      return (navigator.globalPrivacyControl === true || navigator.doNotTrack === '1' ||
+              window.doNotTrack === '1') ? 1 : 0;
+    } catch (e) {
+      return 0;
+    }
+  },
   now: function () { try { return String(Date.now()); } catch (e) { return '0'; } },
   cookieRead: function (known) {
     return guard(function () {
@@ -293,6 +301,11 @@ def _page() -> "dict[str, Any]":
     return _page_info
 
 
+def _privacy_signal() -> bool:
+    """`navigator.globalPrivacyControl` or Do Not Track ("1"), read once per `init`."""
+    return bool(int(_js().privacySignal()))
+
+
 def _defer(fn: "Callable[[], Any]") -> None:
     """Run `fn` once the current JS task's synchronous work is done (a microtask)."""
     _js().defer(_js_function(fn))
@@ -313,6 +326,7 @@ def make_host() -> Host:
         schedule=_schedule,
         listen=_listen,
         page=_page,
+        privacy_signal=_privacy_signal,
     )
 
 

@@ -2,7 +2,8 @@
 
 The components each hold one concept: `UserTokens` (Algolia), `Profile` (Segment
 identity), `Sessions`, `Recorder` (calls to events), `Outbox` and `Delivery` (sending),
-all over one `TrackerState` (options, slots, storage). Every public method validates its
+`Consent` (the remembered choice and the browser's privacy signal), all over one
+`TrackerState` (options, slots, storage). Every public method validates its
 arguments, warns through the host and leaves state unchanged on bad input; none of them
 raises for anything a page passes.
 """
@@ -10,6 +11,7 @@ raises for anything a page passes.
 from . import privacy
 from .anonymous_session import AnonymousSession
 from .config import merge_options
+from .consent import DENIED, GRANTED, Consent
 from .delivery import Delivery
 from .events import scrub
 from .host import Host, default_host
@@ -41,6 +43,7 @@ class Tracker:
         self.tokens = UserTokens(self.state)
         self.profile = Profile(self.state)
         self.sessions = Sessions(self.state)
+        self.consent = Consent(self.state)
         tab = None
         if self.host.listen is not None:
             tab = "".join("%02x" % b for b in self.host.random_bytes(6))
@@ -50,7 +53,9 @@ class Tracker:
             self.state, self.tokens, self.profile, self.sessions, self.outbox, self.delivery
         )
         self.anonymous_session = AnonymousSession(self.state, self.profile.anonymous_id)
+        self.delivery.on_answer = self._after_answer
         self._started = False
+        self._cleared = False
 
     @property
     def options(self) -> "Dict[str, Any]":
@@ -63,11 +68,17 @@ class Tracker:
         """Configure (or reconfigure) the tracker; identities already stored are kept."""
         state = self.state
         new = merge_options(state.options, options, self._warn)
+        self.consent.configure(options)
         strategy = new["stateStorageStrategy"]
         new["stateStorageStrategy"] = state.options["stateStorageStrategy"]
         state.options = new
         state.apply_options()
+        imposed = self.consent.startup_mode()
+        if imposed is not None:
+            state.options["anonymousTracking"], strategy = imposed
         state.set_strategy(strategy)
+        if imposed is not None and self.consent.get() == DENIED:
+            self._remove_stored(True, True)
         if isinstance(options, dict):
             if "userToken" in options:
                 self.set_user_token(options["userToken"])
@@ -226,6 +237,8 @@ class Tracker:
             )
             return
         self.state.options["anonymousTracking"] = mode
+        if mode is False:
+            self._cleared = False
         if strategy is not None:
             self.state.set_strategy(strategy)
         self._resume()
@@ -239,21 +252,57 @@ class Tracker:
         """
         keep_user = preserve_user is True
         keep_session = preserve_session is True
+        self._remove_stored(keep_user, keep_session)
+        self.outbox.rewrite(lambda event: scrub(event, not keep_user, not keep_session))
+        self.outbox.save(lambda event: scrub(event, True, True))
+        if not keep_user:
+            self.tokens.forget(notify=False)
+            self.anonymous_session.drop()
+            self._cleared = not self.state.sends_ids()
+
+    def _after_answer(self) -> None:
+        """A request sent before `clearUserData` may come back with the collector's
+        Set-Cookie refresh of an id it carried: while anonymous after a clear, remove it."""
+        if not self._cleared or self.state.sends_ids():
+            return
+        cookies = self.state.cookies
+        for slot in self.state.slots.values():
+            if slot.kind == privacy.USER and slot.cookie:
+                cookies.remove(slot.key)
+
+    def _remove_stored(self, keep_user: bool, keep_session: bool) -> None:
+        """Remove every identifier from cookies and localStorage (memory too unless kept)."""
         store = self.state.store
         for slot in self.state.slots.values():
             if slot.kind == privacy.BUFFER:
                 continue
             keep = keep_session if slot.kind == privacy.SESSION else keep_user
             store.remove(slot, keep_memory=keep)
-        self.outbox.rewrite(lambda event: scrub(event, not keep_user, not keep_session))
-        self.outbox.save(lambda event: scrub(event, True, True))
-        if not keep_user:
-            self.tokens.forget(notify=False)
-            self.anonymous_session.drop()
 
     def get_mode(self) -> "dict[str, Any]":
         """The anonymous mode and storage strategy in force, as plain values."""
         return privacy.describe(self.state.mode, self.state.store.strategy)
+
+    # -- consent ---------------------------------------------------------------------------
+
+    def set_consent(self, choice: "Any") -> "Optional[str]":
+        """Record the visitor's choice in `_trk_consent` and apply it at once: 'granted'
+        resumes full tracking with init's storage strategy; 'denied' goes anonymous with
+        server anonymisation and strategy none, then clears user data. None forgets the
+        choice (the mode stays until the next page load). Returns the choice recorded."""
+        if not self.consent.record(choice) or choice is None:
+            return None
+        mode, strategy = self.consent.mode_for(choice)
+        if choice == GRANTED:
+            self.disable_anonymous_tracking(strategy)
+        else:
+            self.enable_anonymous_tracking(mode, strategy)
+            self.clear_user_data()
+        return str(choice)
+
+    def get_consent(self) -> "Optional[str]":
+        """The stored choice: 'granted', 'denied' or None (the visitor has not chosen)."""
+        return self.consent.get()
 
     # -- sessions --------------------------------------------------------------------------
 

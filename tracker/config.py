@@ -32,6 +32,7 @@ DEFAULT_COOKIE_NAMES = {
     "session": "_trk_ses",
     "queue": "_trk_queue",
     "anonymousSession": "_trk_anon_session",
+    "consent": "_trk_consent",
 }
 """Storage keys; the defaults are the seed libraries' own, so switching keeps visitors' ids."""
 

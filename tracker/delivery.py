@@ -56,6 +56,8 @@ class Delivery:
         self._warned_status: "Dict[int, bool]" = {}
         self._seq = 0
         self._exited = False
+        self.on_answer: "Optional[Callable[[], Any]]" = None
+        """Called at every answer of the collector (its Set-Cookie headers are in by then)."""
 
     # -- when to send ------------------------------------------------------------------
 
@@ -187,6 +189,8 @@ class Delivery:
             self._warn("could not schedule a request timeout: %r" % exc)
 
     def _answer(self, request: "Any", status: int, seq: int) -> None:
+        if self.on_answer is not None:
+            self.on_answer()
         opts = self._options()
         current = seq == self._seq and self._in_flight > 0
         retry = opts.get("retryStatusCodes") or ()

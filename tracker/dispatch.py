@@ -106,6 +106,8 @@ _COMMANDS: "Dict[str, Callable[[Any, List[Any]], Any]]" = {
     "getAccessToken": lambda t, a: t.get_access_token(_arg(a, 0)),
     "updateSessionMetadata": lambda t, a: t.update_session_metadata(_arg(a, 0), _arg(a, 1)),
     "transferAnonymousSession": lambda t, a: t.transfer_anonymous_session(_arg(a, 0), _arg(a, 1)),
+    "setConsent": lambda t, a: t.set_consent(a[0] if a else ""),
+    "getConsent": lambda t, a: t.get_consent(),
 }
 
 METHODS = sorted(name for name in _COMMANDS if "." not in name)

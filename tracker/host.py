@@ -29,6 +29,8 @@ class Host:
     is `navigator.sendBeacon`; `schedule(fn, delay_ms)` is `setTimeout`;
     `listen(fn)` calls `fn(kind)` on page events: `"hidden"`, `"pagehide"`, `"online"`.
     `page()` describes the page for event context: url, path, referrer, title, userAgent.
+    `privacy_signal()` is True when the browser sends Global Privacy Control or Do Not
+    Track (None: the place has no such signal).
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class Host:
         schedule: "Optional[Callable[[Callable[[], Any], float], Any]]" = None,
         listen: "Optional[Callable[[Callable[[str], Any]], Any]]" = None,
         page: "Optional[Callable[[], dict[str, Any]]]" = None,
+        privacy_signal: "Optional[Callable[[], bool]]" = None,
     ) -> None:
         self.now_ms = now_ms
         self.random_bytes = random_bytes
@@ -58,6 +61,7 @@ class Host:
         self.schedule = schedule
         self.listen = listen
         self.page = page
+        self.privacy_signal = privacy_signal
 
 
 def default_host() -> Host:

@@ -108,9 +108,7 @@ class Client:
         start = next(m for m in sent if m["type"] == "http.response.start")
         pairs = [(k.decode().lower(), v.decode()) for k, v in start.get("headers", [])]
         content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-        return Reply(
-            start["status"], dict(pairs), content, {"headers": pairs, "chunks_read": read}
-        )
+        return Reply(start["status"], dict(pairs), content, {"headers": pairs, "chunks_read": read})
 
     def post(
         self, path: str, data: Any = None, headers: dict[str, str] | None = None, **kw: Any

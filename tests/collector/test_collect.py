@@ -327,9 +327,7 @@ def test_ten_megabyte_body_refused_without_reading_it_all(client: Any) -> None:
     streamed = client.post("/collect", b"", chunks=[b"[" + megabyte] + [megabyte] * 9)
     assert_error(streamed, 413, "limit")
     assert streamed.extra["chunks_read"] <= 2
-    declared = client.post(
-        "/collect", b"", {"content-length": "10000000"}, chunks=[megabyte] * 10
-    )
+    declared = client.post("/collect", b"", {"content-length": "10000000"}, chunks=[megabyte] * 10)
     assert_error(declared, 413, "limit")
     assert declared.extra["chunks_read"] == 0
     assert row_count(client) == 0

@@ -1,0 +1,186 @@
+"""Daily counts, cookieless visitors included: ``GET /api/stats?day=YYYY-MM-DD``.
+
+Events that carry an identifier (anonymousId, userId, user token) are counted by their
+distinct anonymousId/userId in the ``events`` table. An event with none is counted by a
+hash of a random salt for the day, the site's host, the client IP and the user agent
+(Plausible's method): the salt is created on the day's first event, older salts are
+deleted then (so no hash can be recomputed or linked across days), and the hashes live
+only in ``stats_visitors``, never beside an event and never in an answer; when a day's
+salt goes, that day's hashes are folded into a plain count and deleted too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from collector.events import Batch
+from collector.settings import Settings
+from collector.store import Store, Transaction
+
+__all__ = ["IDENTIFIERS", "TABLES", "StatsHook", "day_stats", "event_hook", "routes"]
+
+TABLES = (
+    "CREATE TABLE IF NOT EXISTS stats_salts (day TEXT PRIMARY KEY, salt TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS stats_visitors (day TEXT NOT NULL, visitor_hash TEXT NOT NULL,"
+    " PRIMARY KEY (day, visitor_hash))",
+    "CREATE TABLE IF NOT EXISTS stats_days (day TEXT PRIMARY KEY,"
+    " pageviews BIGINT NOT NULL DEFAULT 0, events BIGINT NOT NULL DEFAULT 0,"
+    " cookieless_visitors BIGINT NOT NULL DEFAULT 0)",
+)
+
+IDENTIFIERS = ("anonymousId", "userId", "userToken", "authenticatedUserToken")
+"""An event carrying any of these is an identified visitor's, never hashed."""
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _identified(event: dict[str, Any]) -> bool:
+    return any(isinstance(event.get(key), str) and event.get(key) for key in IDENTIFIERS)
+
+
+def _site(event: dict[str, Any], request: Request) -> str:
+    """The host of the page the event came from (context.page.url), else of the request's
+    Origin, else the collector's own host."""
+    context = event.get("context")
+    page = context.get("page") if isinstance(context, dict) else None
+    url = page.get("url") if isinstance(page, dict) else None
+    for candidate in (url, request.headers.get("origin")):
+        if isinstance(candidate, str):
+            host = urlsplit(candidate).hostname
+            if host:
+                return host
+    return request.url.hostname or ""
+
+
+def _client_ip(batch: Batch, trust_proxy: bool) -> str:
+    """The IP the hash uses: the recorded one, else (an anonymised request, whose IP is
+    recorded nowhere) the one the request came from, used for the hash only."""
+    if batch.ip:
+        return batch.ip
+    request = batch.request
+    if trust_proxy and "x-forwarded-for" in request.headers:
+        return request.headers["x-forwarded-for"].rsplit(",", 1)[-1].strip()
+    return request.client.host if request.client else ""
+
+
+def _salt(tx: Transaction, day: str) -> str:
+    """The day's salt; the first event of a new day creates it and retires older days."""
+    row = tx.execute("SELECT salt FROM stats_salts WHERE day = ?", (day,)).fetchone()
+    if row is not None:
+        return str(row[0])
+    tx.execute(
+        "INSERT INTO stats_salts (day, salt) VALUES (?, ?) ON CONFLICT (day) DO NOTHING",
+        (day, secrets.token_hex(32)),
+    )
+    tx.execute("DELETE FROM stats_salts WHERE day < ?", (day,))
+    tx.execute(
+        "UPDATE stats_days SET cookieless_visitors = cookieless_visitors + "
+        "(SELECT COUNT(*) FROM stats_visitors v WHERE v.day = stats_days.day) WHERE day < ?",
+        (day,),
+    )
+    tx.execute("DELETE FROM stats_visitors WHERE day < ?", (day,))
+    row = tx.execute("SELECT salt FROM stats_salts WHERE day = ?", (day,)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def visitor_hash(salt: str, site: str, ip: str, user_agent: str) -> str:
+    """sha256 over the day's salt, site host, IP and user agent (NUL-separated)."""
+    return hashlib.sha256("\0".join((salt, site, ip, user_agent)).encode()).hexdigest()
+
+
+class StatsHook:
+    """Counts each newly stored batch into its day (the day the collector received it)."""
+
+    def __init__(self, trust_proxy: bool = False) -> None:
+        self.trust_proxy = trust_proxy
+
+    def stored(self, tx: Transaction, batch: Batch) -> None:
+        if not batch.events:
+            return
+        day = batch.received_at.astimezone(dt.UTC).date().isoformat()
+        pageviews = sum(1 for e in batch.events if e.get("type") == "page")
+        tx.execute(
+            "INSERT INTO stats_days (day, pageviews, events) VALUES (?, ?, ?) "
+            "ON CONFLICT (day) DO UPDATE SET pageviews = stats_days.pageviews + "
+            "excluded.pageviews, events = stats_days.events + excluded.events",
+            (day, pageviews, len(batch.events)),
+        )
+        cookieless = [e for e in batch.events if not _identified(e)]
+        if not cookieless:
+            return
+        salt = _salt(tx, day)
+        ip = _client_ip(batch, self.trust_proxy)
+        hashes = {
+            visitor_hash(salt, _site(e, batch.request), ip, batch.user_agent) for e in cookieless
+        }
+        for digest in sorted(hashes):
+            tx.execute(
+                "INSERT INTO stats_visitors (day, visitor_hash) VALUES (?, ?) "
+                "ON CONFLICT (day, visitor_hash) DO NOTHING",
+                (day, digest),
+            )
+
+    def headers(self, batch: Batch) -> list[tuple[str, str]]:
+        return []
+
+
+def event_hook(settings: Settings, store: Store) -> StatsHook:
+    """The hook ``collector.events`` calls for every stored batch."""
+    return StatsHook(settings.trust_proxy)
+
+
+def _next_day(day: str) -> str:
+    return (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
+
+
+def day_stats(store: Store, day: str) -> dict[str, Any]:
+    """The numbers of one UTC day."""
+    with store.transaction() as tx:
+        row = tx.execute(
+            "SELECT pageviews, events, cookieless_visitors FROM stats_days WHERE day = ?", (day,)
+        ).fetchone()
+        hashed = tx.execute("SELECT COUNT(*) FROM stats_visitors WHERE day = ?", (day,)).fetchone()
+        identified = tx.execute(
+            "SELECT COUNT(DISTINCT COALESCE(anonymous_id, user_id)) FROM events "
+            "WHERE received_at >= ? AND received_at < ? "
+            "AND (anonymous_id IS NOT NULL OR user_id IS NOT NULL)",
+            (day, _next_day(day)),
+        ).fetchone()
+    pageviews, events, folded = (int(v) for v in row) if row is not None else (0, 0, 0)
+    cookieless = folded + int(hashed[0] if hashed else 0)
+    known = int(identified[0] if identified else 0)
+    return {
+        "day": day,
+        "pageviews": pageviews,
+        "events": events,
+        "visitors": known + cookieless,
+        "identified_visitors": known,
+        "cookieless_visitors": cookieless,
+    }
+
+
+def routes(settings: Settings, store: Store) -> list[BaseRoute]:
+    """``GET /api/stats?day=YYYY-MM-DD`` (default: today, UTC)."""
+
+    async def stats(request: Request) -> JSONResponse:
+        day = request.query_params.get("day") or dt.datetime.now(dt.UTC).date().isoformat()
+        try:
+            if not _DAY.match(day):
+                raise ValueError(day)
+            dt.date.fromisoformat(day)
+        except ValueError:
+            return JSONResponse({"error": "day must be a date like 2026-01-31"}, status_code=400)
+        return JSONResponse(await run_in_threadpool(day_stats, store, day))
+
+    return [Route("/api/stats", stats, methods=["GET"])]
