@@ -84,3 +84,35 @@ def test_pyscript_page_shows_identity_from_python(tp: TrackerPage):
     page.click("#btn-identify")
     expect(page.locator("#user-id")).to_have_text("user-42")
     assert stored(tp.cookie_value("ajs_user_id")) == "user-42"
+
+
+def _stored_rows(tp: TrackerPage) -> list[dict]:
+    """The events the demo's "Stored by the collector" card shows, newest first."""
+    values = tp.page.locator("#stored-events tr[data-message-id]").evaluate_all(
+        "rows => rows.map(r => r.getAttribute('data-value'))"
+    )
+    return [json.loads(v) for v in values]
+
+
+def test_consent_demo_shows_stored_events_lose_identifiers_when_withdrawn(tp: TrackerPage):
+    """consent.html: after Accept, the page view the collector stored (shown live in the
+    card) carries the anonymousId, an IP and a network id; after Withdraw, the next one
+    carries none of them."""
+    page = tp.page
+    tp.goto(f"/consent.html?runtime={tp.runtime}")
+    page.click("#btn-accept")
+    page.click("#btn-page")
+    anonymous_id = tp.js("return tracker.getAnonymousId();")
+    assert UUID4_RE.match(anonymous_id or "")
+    rows = page.locator("#stored-events tr[data-message-id]")
+    expect(rows.first).to_contain_text(anonymous_id)
+    accepted = _stored_rows(tp)[0]
+    assert accepted["anonymousId"] == anonymous_id
+    assert accepted["ip"] == "127.0.0.1" and UUID4_RE.match(accepted["network_userid"])
+
+    page.click("#btn-withdraw")
+    mid = tp.js("return tracker.page();")
+    expect(page.locator(f'#stored-events tr[data-message-id="{mid}"]')).to_have_count(1)
+    withdrawn = next(e for e in _stored_rows(tp) if e["messageId"] == mid)
+    assert "anonymousId" not in withdrawn and "userToken" not in withdrawn
+    assert withdrawn["ip"] is None and withdrawn["network_userid"] is None
