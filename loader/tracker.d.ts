@@ -318,8 +318,9 @@ declare namespace Tracker {
      * anonymousId as `user_id`); the tokens are kept per strategy and renewed before they
      * expire. */
     startAnonymousSession(options?: { metadata?: SessionMetadata }): Promise<AnonymousSessionTokens | null>;
-    /** The anonymous session's access token (a JWT for your APIs), `null` without one. */
-    getAccessToken(): string | null;
+    /** The anonymous session's access token (a JWT for your APIs), renewed first when it is
+     * about to expire; resolves to `null` without a session. */
+    getAccessToken(): Promise<string | null>;
     /** Merge `patch` into the session's metadata (`PATCH /anonymous/session`). */
     updateSessionMetadata(patch: SessionMetadata): Promise<AnonymousSessionTokens | null>;
     /** Move the anonymous session, its metadata and events to the logged-in account, with
@@ -333,6 +334,20 @@ declare namespace Tracker {
     group(groupId?: string | Traits | null, traits?: Traits | null, options?: EventOptions): Group | string | null;
   };
 
+  /** Why the tracker could not start. */
+  interface LoadError extends Error {
+    name: 'TrackerLoadError';
+    /** `http` (e.g. 404), `cors`, `csp` (no `'wasm-unsafe-eval'`), `offline`, `network`,
+     * `config` or `error`. */
+    reason: 'http' | 'cors' | 'csp' | 'offline' | 'network' | 'config' | 'error';
+    /** The file that failed, when known. */
+    file: string | null;
+    /** `micropython` or `pyodide`. */
+    runtime: string;
+    /** The underlying error. */
+    cause: unknown;
+  }
+
   /** The tracker's global (`window.tracker`, or the name given by `data-global`). */
   interface Global extends Methods {
     /** Run a method by name: `tracker('setUserToken', 'user-1')`. Queued until the tracker
@@ -343,8 +358,12 @@ declare namespace Tracker {
     ): ReturnType<Commands[K]> | undefined;
     /** Call `callback` once the tracker is ready (like analytics.js `ready`). */
     (callback: () => void): void;
-    /** Resolves once the runtime runs and the queued calls were replayed. */
+    /** Resolves once the runtime runs and the queued calls were replayed (also when the
+     * runtime could not load: then `loadError` says why). */
     readonly ready: Promise<void>;
+    /** `null`, or why the runtime could not load (one console warning said so too); after a
+     * failure calls return nothing and callbacks given to them never run. */
+    readonly loadError: LoadError | null;
     /** The queue of calls made through the stub before the tracker loaded. */
     q?: { push(...calls: ArrayLike<unknown>[]): unknown };
   }

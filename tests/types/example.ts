@@ -93,9 +93,10 @@ async function main(): Promise<void> {
 
   const tokens = await tracker.startAnonymousSession({ metadata: { cart: ['A-1'] } });
   if (tokens) console.log(tokens.session_token, tokens.access_token, tokens.token_type, tokens.expires_in);
-  const accessToken: string | null = tracker.getAccessToken();
+  const accessToken: string | null = await tracker.getAccessToken();
   await tracker.updateSessionMetadata({ cart: [] });
   await tracker.transferAnonymousSession('login-proof');
+  if (tracker.loadError) console.warn(tracker.loadError.reason, tracker.loadError.file);
 
   console.log(inCookie, inMemory, authenticated, anonymousId, userId, userAnonymousId, traits,
     groupId, strategy, serverAnonymised, sessionId, sessionIndex, consent, messageId,

@@ -25,5 +25,7 @@ tracker.group().id('acme'); // error: group().id() takes no argument
 tracker.getConsent() === 'maybe'; // error: no overlap
 tracker.flush().then((n: number) => n); // error: resolves with nothing
 tracker.track('Fine'); // fine: no error on this line
+const access: string | null = tracker.getAccessToken(); // error: a Promise
+tracker.loadError = null; // error: read-only
 window.aa('init', {}); // error: a renamed global must be declared
-console.log(token, index, ready);
+console.log(token, index, ready, access);
