@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl
 
+from tracker.transport import STRING_FIELDS
+
 __all__ = [
     "STRING_FIELDS",
     "BadInput",
@@ -34,21 +36,6 @@ MAX_IDENTIFIER = 500
 """Longest ``anonymousId``/``userId``/``type``/``session.id``: indexed columns have a row size
 limit in PostgreSQL (about 2700 bytes), and 500 characters stay under it in any UTF-8."""
 
-STRING_FIELDS = frozenset(
-    {
-        "type",
-        "messageId",
-        "appId",
-        "event",
-        "name",
-        "anonymousId",
-        "userId",
-        "userToken",
-        "authenticatedUserToken",
-        "groupId",
-    }
-)
-"""Top-level fields that are strings on the wire: a ``/i`` value for them is never JSON-decoded."""
 
 _JSONISH = re.compile(r"[\[{]|-?\d|true$|false$|null$")
 

@@ -16,6 +16,7 @@ __all__ = [
     "JSON",
     "MAX_BATCH_CHARS",
     "MAX_BATCH_EVENTS",
+    "STRING_FIELDS",
     "TEXT",
     "Request",
     "batch_requests",
@@ -30,6 +31,23 @@ MAX_BATCH_EVENTS = 50
 """Events in one POST at most."""
 MAX_BATCH_CHARS = 60000
 """Body size of one POST at most: browsers refuse `keepalive` bodies over 64 KiB in flight."""
+
+STRING_FIELDS = frozenset(
+    (
+        "type",
+        "messageId",
+        "appId",
+        "event",
+        "name",
+        "anonymousId",
+        "userId",
+        "userToken",
+        "authenticatedUserToken",
+        "groupId",
+    )
+)
+"""Top-level event fields that are strings: a `get` pixel carries them raw (anything else as
+JSON), so a decoder never JSON-decodes them."""
 
 _RETRY_ALWAYS = (0, 408, 425, 429)
 _QUERY_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~")

@@ -21,6 +21,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from playwright.sync_api import Page, Route
 
+from tracker.transport import STRING_FIELDS
+
 __all__ = [
     "Capture",
     "CapturedEvent",
@@ -103,21 +105,6 @@ PIXEL_GIF = bytes.fromhex(
     "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
 )
 
-# String fields of the wire format: a GET pixel carries them raw, everything else as JSON.
-_STRING_FIELDS = frozenset(
-    {
-        "type",
-        "messageId",
-        "appId",
-        "event",
-        "name",
-        "anonymousId",
-        "userId",
-        "userToken",
-        "authenticatedUserToken",
-        "groupId",
-    }
-)
 
 
 def _pixel_path(path: str) -> str:
@@ -149,7 +136,7 @@ def decode_pixel(url: str) -> dict[str, Any]:
     """The event of a ``GET /i?...`` request: string fields raw, the others JSON-decoded."""
     event: dict[str, Any] = {}
     for key, raw in parse_qsl(urlsplit(url).query, keep_blank_values=True):
-        if key in _STRING_FIELDS:
+        if key in STRING_FIELDS:
             event[key] = raw
             continue
         try:
