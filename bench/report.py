@@ -21,6 +21,8 @@ METRICS = {
     "cold_ready": ("cold ready ms", "ms", lambda s: s.cold["ready"]),
     "warm_ready": ("warm ready ms", "ms", lambda s: s.warm["ready"]),
     "blocking": ("blocking ms", "ms", lambda s: s.cold["blocking"]),
+    "first_event": ("first event ms", "ms", lambda s: s.cold.get("firstEvent")),
+    "warm_first_event": ("warm first event ms", "ms", lambda s: s.warm.get("firstEvent")),
     "warm_blocking": ("warm blocking ms", "ms", lambda s: s.warm["blocking"]),
     "warm_transfer": ("warm transfer KB", "KB", lambda s: s.warm["transfer"] / KB),
     "memory": ("memory MB (JS+wasm)", "MB", lambda s: s.memory["total"] / 1e6),
@@ -33,7 +35,7 @@ CALL_OPS = {  # per-call metrics with their own column
     "track": "track µs (sync)",
     "track_total": "track µs (+deferred)",
 }
-TABLE = ["bytes", "cold_ready", "warm_ready", "blocking", *CALL_OPS, "memory"]
+TABLE = ["bytes", "cold_ready", "warm_ready", "first_event", "blocking", *CALL_OPS, "memory"]
 RATIOS = [  # (metric, baseline system, column title)
     ("bytes", SEARCH_INSIGHTS, "bytes ×SI"),
     ("cold_ready", SEARCH_INSIGHTS, "cold ×SI"),
@@ -85,7 +87,8 @@ def summarise(system: System, samples: list[Sample], skipped: str | None) -> dic
         "metrics": {},
     }
     for key, (_, _, read) in METRICS.items():
-        out["metrics"][key] = describe([read(s) for s in good])
+        values = [read(s) for s in good]
+        out["metrics"][key] = describe([v for v in values if v is not None])
     ops = sorted({op for s in good for op in s.calls})
     for op in ops:
         cells = [s.calls.get(op) for s in good]

@@ -202,6 +202,7 @@
         }
       }
       py.start(JSON.stringify(options === undefined ? null : options));
+      mark('started');
       state = 'ready';
       for (var j = 0; j < queue.length; j++) {
         if (typeof queue[j][0] === 'function') whenReady(queue[j][0]);
@@ -291,13 +292,19 @@
       var files = fetchBundle(base + file('tracker-mpy.zip'));
       files.catch(fail);
       return load(dir + 'micropython.mjs').then(function (m) {
+        mark('mjs');
         return m.loadMicroPython({ url: dir + 'micropython.wasm', stdout: print, stderr: print })
           .catch(blame(dir + 'micropython.wasm'));
       }).then(function (mp) {
+        mark('runtime');
         return files.then(function (entries) {
+          mark('files');
           install(mp.FS, '/lib/', entries);
+          mark('installed');
           mp.registerJsModule('_tracker_host', host);
-          return bridge(mp.pyimport('tracker.browser'));
+          var m = mp.pyimport('tracker.browser');
+          mark('imported');
+          return bridge(m);
         });
       });
     }
@@ -429,6 +436,10 @@
       start: function (optionsJson) { return start(optionsJson); },
       call: function (name, argsJson, cookieVersion) { return call(name, argsJson, cookieVersion); }
     };
+  }
+
+  function mark(name) {
+    try { performance.mark('tracker:' + name); } catch (e) { /* marks are optional */ }
   }
 
   function print(line) {
