@@ -68,6 +68,7 @@ def test_manifest_and_loader_name_the_hashed_files(builds: tuple[Path, Path]) ->
     manifest = json.loads((dist / "manifest.json").read_text())
     assert set(manifest) == {
         "tracker-mpy.zip",
+        "tracker-mpy.romfs",
         "tracker-py.zip",
         "micropython/",
         "pyodide/",
