@@ -92,6 +92,61 @@ def write_zip(path: Path, entries: list[tuple[str, bytes]]) -> None:
             archive.writestr(info, data)
 
 
+ROMFS_KIND_FILESYSTEM = 0x14A6B1  # encodes as the magic bytes d2 cd 31
+ROMFS_KIND_PADDING, ROMFS_KIND_DATA, ROMFS_KIND_DIRECTORY, ROMFS_KIND_FILE = 1, 2, 4, 5
+ROMFS_LENGTH_BYTES = 4  # every length takes 4 bytes, so offsets are known before writing
+ROMFS_ALIGN = 8  # file data starts 8-aligned: MicroPython runs .mpy bytecode in place
+
+
+def _romfs_uint(value: int, width: int = 0) -> bytes:
+    """MicroPython's varuint (7 bits a byte, most significant first), padded with 0x80
+    continuation bytes to `width` (the runtime's decoder reads both forms alike)."""
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.insert(0, 0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes([0x80] * (width - len(out)) + out)
+
+
+def _romfs_record(kind: int, payload: bytes) -> bytes:
+    return _romfs_uint(kind) + _romfs_uint(len(payload), ROMFS_LENGTH_BYTES) + payload
+
+
+def _romfs_entries(tree: dict[str, object], at: int) -> bytes:
+    """The records of one directory level whose first byte lands at offset `at`."""
+    out = b""
+    for name in sorted(tree):
+        node = tree[name]
+        label = _romfs_uint(len(name.encode())) + name.encode()
+        head = at + len(out) + len(_romfs_uint(ROMFS_KIND_FILE)) + ROMFS_LENGTH_BYTES + len(label)
+        if isinstance(node, dict):
+            out += _romfs_record(ROMFS_KIND_DIRECTORY, label + _romfs_entries(node, head))
+            continue
+        assert isinstance(node, bytes)
+        record_head = len(_romfs_uint(ROMFS_KIND_PADDING)) + ROMFS_LENGTH_BYTES
+        pad = -(head + 2 * record_head) % ROMFS_ALIGN
+        body = _romfs_record(ROMFS_KIND_PADDING, b"\x80" * pad)
+        out += _romfs_record(ROMFS_KIND_FILE, label + body + _romfs_record(ROMFS_KIND_DATA, node))
+    return out
+
+
+def romfs_image(entries: list[tuple[str, bytes]]) -> bytes:
+    """A MicroPython ROMFS image of `entries` (paths with `/`): `loadMicroPython({romfs})`
+    mounts it at /rom, on `sys.path`, and imports its .mpy files without copying them."""
+    tree: dict[str, object] = {}
+    for path, data in entries:
+        *dirs, leaf = path.split("/")
+        node = tree
+        for part in dirs:
+            child = node.setdefault(part, {})
+            assert isinstance(child, dict)
+            node = child
+        node[leaf] = data
+    head = len(_romfs_uint(ROMFS_KIND_FILESYSTEM)) + ROMFS_LENGTH_BYTES
+    return _romfs_record(ROMFS_KIND_FILESYSTEM, _romfs_entries(tree, head))
+
+
 def js_methods() -> list[str]:
     """The JS method names from `tracker.dispatch.METHODS`, or [] until the core has them."""
     sys.path.insert(0, str(ROOT))
@@ -183,6 +238,7 @@ def build() -> None:
     sources = tracker_sources()
     mpy = [(module_name(p)[:-3] + ".mpy", compile_mpy(tool, p)) for p in sources]
     write_zip(DIST / "tracker-mpy.zip", mpy)
+    (DIST / "tracker-mpy.romfs").write_bytes(romfs_image(mpy))
     write_zip(DIST / "tracker-py.zip", [(module_name(p), p.read_bytes()) for p in sources])
 
     lock = pyodide_lock()
@@ -192,7 +248,8 @@ def build() -> None:
     (DIST / "pyodide" / "pyodide-lock.json").write_text(lock_text, encoding="utf-8")
     copy_files(PYSCRIPT_DIR, pyscript_files(), DIST / "pyscript")
 
-    logical = ["tracker-mpy.zip", "tracker-py.zip", "micropython/", "pyodide/", "pyscript/"]
+    logical = ["tracker-mpy.zip", "tracker-mpy.romfs", "tracker-py.zip"]
+    logical += ["micropython/", "pyodide/", "pyscript/"]
     files = {name: seal(DIST / name.rstrip("/")) for name in logical}
     manifest = json.dumps(files, indent=2, sort_keys=True) + "\n"
     (DIST / "manifest.json").write_text(manifest, encoding="utf-8")

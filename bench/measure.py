@@ -83,13 +83,26 @@ async () => {
   for (const [start, dur] of window.__benchLongTasks) {
     if (start < ready) { blocking += Math.max(0, dur - 50); longTasks += 1; }
   }
+  const isEvent = (path) => path.startsWith('/stub/') || path === '/collect' || path === '/i';
+  // A system that sends a page view once ready (b.sendsPageEvent): wait for the collector's
+  // answer to its first request to a tracking endpoint (the stub answers at once).
+  let firstEvent = null;
+  for (let waited = 0; b.sendsPageEvent && waited < 5000; waited += 20) {
+    for (const e of performance.getEntriesByType('resource')) {
+      if (isEvent(new URL(e.name).pathname) && e.responseEnd > 0) {
+        firstEvent = firstEvent === null ? e.responseEnd : Math.min(firstEvent, e.responseEnd);
+      }
+    }
+    if (firstEvent !== null) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
   const files = [];
   for (const e of performance.getEntriesByType('resource')) {
     const path = new URL(e.name).pathname;
-    if (path.startsWith('/stub/') || path === '/collect' || path === '/i') continue;
+    if (isEvent(path)) continue;
     files.push([path, e.encodedBodySize, e.transferSize]);
   }
-  return { ready, blocking, longTasks, files };
+  return { ready, blocking, longTasks, files, firstEvent };
 }
 """
 

@@ -33,6 +33,7 @@
   }
 
   function start() {
+    mark('start');
     var script = currentScript();
     var base = new URL('.', (script && script.src) || location.href).href;
     var violations = [];  /* Content-Security-Policy reports seen while loading */
@@ -202,6 +203,7 @@
         }
       }
       py.start(JSON.stringify(options === undefined ? null : options));
+      mark('started');
       state = 'ready';
       for (var j = 0; j < queue.length; j++) {
         if (typeof queue[j][0] === 'function') whenReady(queue[j][0]);
@@ -285,20 +287,24 @@
       settle();
     });
 
+    /* The tracker's compiled modules come as a ROMFS image, which the runtime mounts at
+       /rom and imports from in place: nothing is unpacked or written to its file system. */
     function loadMicroPython(base) {
       var dir = base + file('micropython/');
       preload(dir + 'micropython.wasm', 'fetch');
-      var files = fetchBundle(base + file('tracker-mpy.zip'));
-      files.catch(fail);
-      return load(dir + 'micropython.mjs').then(function (m) {
-        return m.loadMicroPython({ url: dir + 'micropython.wasm', stdout: print, stderr: print })
+      var romfs = fetchBytes(base + file('tracker-mpy.romfs'));
+      romfs.catch(fail);
+      return Promise.all([load(dir + 'micropython.mjs'), romfs]).then(function (loaded) {
+        mark('mjs');
+        return loaded[0].loadMicroPython({ url: dir + 'micropython.wasm', romfs: loaded[1],
+                                           stdout: print, stderr: print })
           .catch(blame(dir + 'micropython.wasm'));
       }).then(function (mp) {
-        return files.then(function (entries) {
-          install(mp.FS, '/lib/', entries);
-          mp.registerJsModule('_tracker_host', host);
-          return bridge(mp.pyimport('tracker.browser'));
-        });
+        mark('runtime');
+        mp.registerJsModule('_tracker_host', host);
+        var module = mp.pyimport('tracker.browser');
+        mark('imported');
+        return bridge(module);
       });
     }
 
@@ -431,21 +437,28 @@
     };
   }
 
+  function mark(name) {
+    try { performance.mark('tracker:' + name); } catch (e) { /* marks are optional */ }
+  }
+
   function print(line) {
     try { console.log('[tracker] ' + line); } catch (e) { /* no console */ }
   }
 
-  function fetchBundle(url) {
+  function fetchBytes(url) {
     return fetch(url).then(function (response) {
       if (!response.ok) throw fetchError(url, response.status);
       return response.arrayBuffer();
-    }, blame(url)).then(unzip);
+    }, blame(url)).then(function (buffer) { return new Uint8Array(buffer); });
+  }
+
+  function fetchBundle(url) {
+    return fetchBytes(url).then(unzip);
   }
 
   /* Entries of an uncompressed zip as {name, data}; build.py writes only stored entries. */
-  function unzip(buffer) {
-    var view = new DataView(buffer);
-    var bytes = new Uint8Array(buffer);
+  function unzip(bytes) {
+    var view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     var decoder = new TextDecoder();
     var entries = [];
     for (var at = 0; at + 30 <= bytes.length && view.getUint32(at, true) === 0x04034b50;) {

@@ -10,8 +10,6 @@ asynchronous: it ends by calling `done(result)` once, `None` after one warning o
 import json
 
 from . import privacy
-from .delivery import REQUEST_TIMEOUT_MS
-from .transport import JSON, Request, pixel_url
 
 TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as True
 
@@ -35,6 +33,8 @@ _RECORD_KEYS = ("session_token", "access_token", "user_id", "session_id")
 def endpoint(collector_url: str, path: str) -> str:
     """`path` beside the collector's: `https://c.example/t/collect` + `anonymous/token` ->
     `https://c.example/t/anonymous/token` (the directory `pixel_url` puts `/i` in)."""
+    from .transport import pixel_url  # imported on first use, like the rest of sending
+
     return pixel_url(collector_url)[:-1] + path
 
 
@@ -361,6 +361,9 @@ class AnonymousSession:
     ) -> None:
         """Send one JSON request; `answered(status, json or None)` once, status 0 for a
         network error or timeout. Answers after a `drop()` are ignored (status -1)."""
+        from .delivery import REQUEST_TIMEOUT_MS
+        from .transport import JSON, Request
+
         headers = privacy.request_headers(self._state.mode)
         if record is not None:
             headers["Authorization"] = "Bearer " + record["session_token"]

@@ -12,12 +12,10 @@ from . import privacy
 from .anonymous_session import AnonymousSession
 from .config import merge_options
 from .consent import DENIED, GRANTED, Consent
-from .delivery import Delivery
 from .events import scrub
 from .host import Host, default_host
 from .outbox import Outbox
 from .profile import Group, Profile, User
-from .recorder import Recorder
 from .session import Sessions
 from .state import TrackerState
 from .storage import STRATEGIES
@@ -27,6 +25,9 @@ TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as
 
 if TYPE_CHECKING:
     from typing import Any, Dict, Optional
+
+    from .delivery import Delivery
+    from .recorder import Recorder
 
 __all__ = ["Group", "Tracker", "User"]
 
@@ -48,14 +49,35 @@ class Tracker:
         if self.host.listen is not None:
             tab = "".join("%02x" % b for b in self.host.random_bytes(6))
         self.outbox = Outbox(tab, self.host.now_ms, self._load_queue, self._save_queue, self._warn)
-        self.delivery = Delivery(self.outbox, self.host, self._current_options)
-        self.recorder = Recorder(
-            self.state, self.tokens, self.profile, self.sessions, self.outbox, self.delivery
-        )
+        self._delivery: "Optional[Delivery]" = None
+        self._recorder: "Optional[Recorder]" = None
         self.anonymous_session = AnonymousSession(self.state, self.profile.anonymous_id)
-        self.delivery.on_answer = self._after_answer
         self._started = False
         self._cleared = False
+
+    # Sending and recording are imported and built on first use: a page starts (and a
+    # returning visitor with nothing left to send reaches `ready`) without loading them.
+
+    @property
+    def delivery(self) -> "Delivery":
+        """Sending the outbox's events: batching, retries, page-exit flushes."""
+        if self._delivery is None:
+            from .delivery import Delivery
+
+            self._delivery = Delivery(self.outbox, self.host, self._current_options)
+            self._delivery.on_answer = self._after_answer
+        return self._delivery
+
+    @property
+    def recorder(self) -> "Recorder":
+        """Turning `track`/`page`/`identify`/`group` calls into events."""
+        if self._recorder is None:
+            from .recorder import Recorder
+
+            self._recorder = Recorder(
+                self.state, self.tokens, self.profile, self.sessions, self.outbox, self.delivery
+            )
+        return self._recorder
 
     @property
     def options(self) -> "Dict[str, Any]":

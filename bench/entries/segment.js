@@ -32,7 +32,9 @@ AnalyticsBrowser.load({
         set: 'analytics.setAnonymousId(id)',
         track: "analytics.track('bench', {i})",
       },
+      sendsPageEvent: true,
     };
+    analytics.page(); // "first event": until the stub acknowledged this page view
   })
   .catch((e) => {
     window.__bench = { error: String((e && e.stack) || e) };

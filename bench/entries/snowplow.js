@@ -1,6 +1,6 @@
 /* @snowplow/browser-tracker from npm, as an app would bundle it; events go to
  * a local stub collector. */
-import { newTracker, setUserId, trackStructEvent } from '@snowplow/browser-tracker';
+import { newTracker, setUserId, trackPageView, trackStructEvent } from '@snowplow/browser-tracker';
 
 try {
   const sp = newTracker('sp', location.origin + '/stub/snowplow', {
@@ -21,7 +21,9 @@ try {
       set: "setUserId('bench-user')",
       track: 'trackStructEvent({...})',
     },
+    sendsPageEvent: true,
   };
+  trackPageView(); // "first event": until the stub collector acknowledged this page view
 } catch (e) {
   window.__bench = { error: String((e && e.stack) || e) };
 }

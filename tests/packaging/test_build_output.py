@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,7 @@ def test_manifest_and_loader_name_the_hashed_files(builds: tuple[Path, Path]) ->
     manifest = json.loads((dist / "manifest.json").read_text())
     assert set(manifest) == {
         "tracker-mpy.zip",
+        "tracker-mpy.romfs",
         "tracker-py.zip",
         "micropython/",
         "pyodide/",
@@ -84,3 +86,57 @@ def test_manifest_and_loader_name_the_hashed_files(builds: tuple[Path, Path]) ->
 
 def test_type_declarations_are_copied_unhashed(builds: tuple[Path, Path]) -> None:
     assert (builds[0] / "tracker.d.ts").read_text() == TYPES
+
+
+def _romfs_files(image: bytes) -> dict[str, tuple[int, bytes]]:
+    """Decode a ROMFS image as MicroPython's VfsRom reads it: {path: (data offset, data)}."""
+
+    def uint(at: int) -> tuple[int, int]:
+        value = 0
+        while True:
+            byte = image[at]
+            at += 1
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                return value, at
+
+    def records(at: int, end: int, prefix: str, out: dict[str, tuple[int, bytes]]) -> None:
+        while at < end:
+            kind, at = uint(at)
+            length, at = uint(at)
+            record_end = at + length
+            if kind in (4, 5):  # directory, file
+                name_length, at = uint(at)
+                name = prefix + image[at : at + name_length].decode()
+                at += name_length
+                if kind == 4:
+                    records(at, record_end, name + "/", out)
+                else:
+                    while at < record_end:
+                        inner, at = uint(at)
+                        size, at = uint(at)
+                        if inner == 2:  # verbatim data
+                            out[name] = (at, image[at : at + size])
+                        at += size
+            at = record_end
+
+    kind, at = uint(0)
+    assert kind == 0x14A6B1 and image[:3] == b"\xd2\xcd\x31"
+    length, at = uint(at)
+    assert at + length == len(image)
+    files: dict[str, tuple[int, bytes]] = {}
+    records(at, len(image), "", files)
+    return files
+
+
+def test_romfs_image_holds_the_compiled_modules_aligned(builds: tuple[Path, Path]) -> None:
+    """The loader's ROMFS image has exactly the .mpy files of tracker-mpy.zip, each file's
+    bytes 8-aligned (MicroPython runs the bytecode in place)."""
+    dist = builds[0]
+    manifest = json.loads((dist / "manifest.json").read_text())
+    with zipfile.ZipFile(dist / manifest["tracker-mpy.zip"]) as archive:
+        expected = {name: archive.read(name) for name in archive.namelist()}
+    files = _romfs_files((dist / manifest["tracker-mpy.romfs"]).read_bytes())
+    assert {name: data for name, (_, data) in files.items()} == expected
+    assert "tracker/browser.mpy" in files
+    assert all(offset % 8 == 0 for offset, _ in files.values())
