@@ -79,9 +79,11 @@ def test_readme_example_fails_on_the_leaky_page(
     source = readme_example().replace('PAGE = "/consent.html"', 'PAGE = "/leaky.html"')
     output = run_example(tmp_path, base_url, runtime, source, "-k", "before_consent")
     assert "1 failed" in output, output
-    # Two page views leak; how many requests carry them depends on timing.
+    # The page views leak the anonymousId; how many findings depends on how the page's
+    # calls interleave with the runtime's start (batching, and on Pyodide the first view may
+    # still go out before the page switches to anonymous).
     assert re.search(
-        r"AssertionError: user identifiers leaked to the collector \([23] findings\) under "
+        r"AssertionError: user identifiers leaked to the collector \(\d+ findings\) under "
         + re.escape(
             'anonymousTracking={"withServerAnonymisation": true}, stateStorageStrategy=none '
             f"(page {base_url}/leaky.html?runtime={runtime})"
@@ -90,6 +92,6 @@ def test_readme_example_fails_on_the_leaky_page(
     ), output
     assert re.search(
         r'event 1 \(page "Leaky", messageId [0-9a-f-]{36}\): properties\.visitor = "[0-9a-f-]{36}" '
-        r"holds [0-9a-f-]{36}, which looks like a visitor identifier",
+        r"(holds [0-9a-f-]{36}, which looks like a visitor identifier|contains the anonymousId)",
         output,
     ), output
