@@ -190,6 +190,16 @@ class Wire:
         tp.page.on("request", self._request)
         tp.page.on("response", self._response)
 
+    def wait_for_set_cookies(self, tp: TrackerPage, names: set[str]) -> dict[str, str]:
+        """The Set-Cookie values answered so far by name, once all of `names` came back:
+        Playwright reports a response after the page saw it, so keep its event loop turning."""
+        deadline = time.monotonic() + 10
+        while True:
+            seen = {value.split("=", 1)[0]: value for _, value in self.set_cookies}
+            if names <= set(seen) or time.monotonic() > deadline:
+                return seen
+            tp.page.wait_for_timeout(50)
+
     def _ours(self, url: str) -> bool:
         path = url[len(self._base) :] if url.startswith(self._base) else ""
         return path.startswith(("/collect", "/i?"))
@@ -358,7 +368,7 @@ def test_collector_refreshes_id_cookies_to_their_full_lifetime(tp: TrackerPage):
     token = tp.call("getUserToken")
     assert tp.call("getAnonymousId") == ANON
     tp.page.evaluate("() => tracker.flush()")
-    refreshed = {value.split("=", 1)[0]: value for _, value in wire.set_cookies}
+    refreshed = wire.wait_for_set_cookies(tp, {"ajs_anonymous_id", "_ALGOLIA"})
     assert refreshed["ajs_anonymous_id"].startswith(f"ajs_anonymous_id={ANON};")
     assert refreshed["_ALGOLIA"].startswith(f"_ALGOLIA={token};")
     now = tp.page.evaluate("() => Date.now() / 1000")
