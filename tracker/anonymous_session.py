@@ -7,9 +7,8 @@ events, tokens and the account link. Tokens are kept in the `anonymousSession` s
 asynchronous: it ends by calling `done(result)` once, `None` after one warning on failure.
 """
 
-import json
-
-from . import privacy
+from . import anonymous_api
+from .anonymous_tokens import SessionTokens
 
 TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as True
 
@@ -18,44 +17,10 @@ if TYPE_CHECKING:
 
     from .state import TrackerState
 
-__all__ = ["AnonymousSession", "check_record", "endpoint"]
+__all__ = ["AnonymousSession"]
 
-RENEW_AT = 0.8
-"""Tokens are renewed once this share of their lifetime has passed."""
-MAX_RECORD_CHARS = 400000
-"""Stored tokens up to this size (the session token carries the metadata, 64 KiB by default)."""
-RETRY_MS = 30000
-"""A failed renewal is tried again this much later (while the session token is valid)."""
-
-_RECORD_KEYS = ("session_token", "access_token", "user_id", "session_id")
-
-
-def endpoint(collector_url: str, path: str) -> str:
-    """`path` beside the collector's: `https://c.example/t/collect` + `anonymous/token` ->
-    `https://c.example/t/anonymous/token` (the directory `pixel_url` puts `/i` in)."""
-    from .transport import pixel_url  # imported on first use, like the rest of sending
-
-    return pixel_url(collector_url)[:-1] + path
-
-
-def check_record(value: "Any") -> "Optional[str]":
-    """Why a stored value is not a token record, or None."""
-    if not isinstance(value, dict):
-        return "not an object"
-    for key in _RECORD_KEYS:
-        if not isinstance(value.get(key), str) or not value[key]:
-            return "%s is not a string" % key
-    for key in ("expires_at", "session_expires_at", "renew_at"):
-        stamp = value.get(key)
-        if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
-            return "%s is not a timestamp" % key
-    return None
-
-
-def _number(value: "Any", default: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        return default
-    return float(value)
+_DROPPED = -1
+"""The status an answer gets when the tokens were dropped while it was on its way."""
 
 
 class AnonymousSession:
@@ -66,9 +31,8 @@ class AnonymousSession:
         self._anonymous_id = anonymous_id
         self._host = state.host
         self._warn = state.warn
-        self._record: "Optional[Dict[str, Any]]" = None
+        self._tokens = SessionTokens(state, self._renewal_due)
         self._generation = 0
-        self._timer = 0
         self._renewing: "Optional[List[Callable[[bool], Any]]]" = None
         self._starting: "Optional[List[Callable[[Any], Any]]]" = None
 
@@ -79,7 +43,7 @@ class AnonymousSession:
         done = self._callback("startAnonymousSession", done)
         if done is None:
             return
-        if metadata is not None and not _json_object(metadata):
+        if metadata is not None and not anonymous_api.is_json_object(metadata):
             self._fail(done, "startAnonymousSession: metadata must be a JSON object")
             return
         if self._url("startAnonymousSession", done) is None:
@@ -140,7 +104,7 @@ class AnonymousSession:
         done = self._callback("updateSessionMetadata", done)
         if done is None:
             return
-        if not _json_object(patch):
+        if not anonymous_api.is_json_object(patch):
             self._fail(done, "updateSessionMetadata: the patch must be a JSON object")
             return
         if self._session("updateSessionMetadata", done) is None:
@@ -175,73 +139,29 @@ class AnonymousSession:
         """After `init`: arm the renewal of a stored session (drop it if it expired)."""
         record = self._current()
         if record is not None:
-            self._arm(record)
+            self._tokens.arm(record)
 
     def drop(self) -> None:
         """Forget the tokens (reset, clearUserData, transfer): storage, memory, timers and
         answers still on their way."""
         self._generation += 1
-        self._timer += 1
-        self._record = None
+        self._tokens.forget()
         self._renewing = None
         self._starting = None
-        self._state.remove("anonymousSession")
 
     # -- tokens ----------------------------------------------------------------------------
 
     def _current(self) -> "Optional[Dict[str, Any]]":
-        """The session in force: in memory, else stored (when the mode allows identifiers and
-        it belongs to the current anonymousId); an expired one is dropped."""
-        record = self._record
-        state = self._state
-        if record is None and state.sends_ids():
-            stored = state.get("anonymousSession")
-            if check_record(stored) is None and stored.get("user_id") == state.get("anonymousId"):
-                record = self._record = stored
-        if record is not None and self._host.now_ms() >= record["session_expires_at"]:
+        """The session in force (in memory, else stored); an expired one is dropped."""
+        record = self._tokens.load()
+        if record is not None and self._tokens.expired(record):
             self.drop()
             return None
         return record
 
-    def _keep(self, answer: "Any") -> bool:
-        """Store the tokens of a collector answer; False when it does not hold them."""
-        if not isinstance(answer, dict):
-            return False
-        now = self._host.now_ms()
-        access_s = _number(answer.get("expires_in"), 60)
-        session_s = _number(answer.get("session_expires_in"), access_s)
-        record = {
-            "session_token": answer.get("session_token"),
-            "access_token": answer.get("access_token"),
-            "user_id": answer.get("user_id"),
-            "session_id": answer.get("session_id"),
-            "expires_at": int(now + access_s * 1000),
-            "session_expires_at": int(now + session_s * 1000),
-            "renew_at": int(now + min(access_s, session_s) * 1000 * RENEW_AT),
-        }
-        if check_record(record) is not None:
-            return False
-        self._record = record
-        self._state.set("anonymousSession", record)
-        self._arm(record)
-        return True
-
-    def _arm(self, record: "Dict[str, Any]") -> None:
-        """One renewal timer at a time (a newer one silences the older)."""
-        schedule = self._host.schedule
-        if schedule is None:
-            return
-        self._timer += 1
-        timer = self._timer
-
-        def due() -> None:
-            if timer == self._timer and self._current() is not None:
-                self._renew(None)
-
-        try:
-            schedule(due, max(0.0, record["renew_at"] - self._host.now_ms()))
-        except Exception as exc:
-            self._warn("could not schedule the anonymous session's renewal: %r" % exc)
+    def _renewal_due(self) -> None:
+        if self._current() is not None:
+            self._renew(None)
 
     def _renew(self, done: "Optional[Callable[[bool], Any]]") -> None:
         """Fresh tokens from the session token (one request however many callers wait)."""
@@ -255,37 +175,20 @@ class AnonymousSession:
         def renewed(status: int, answer: "Any") -> None:
             if self._renewing is waiters:
                 self._renewing = None
-            ok = status == 200 and self._keep(answer)
+            ok = status == 200 and self._tokens.keep(answer)
             if status == 401:
                 self.drop()
                 self._refused(_ignore, "renewing the anonymous session", status, answer)
-            elif not ok and status != -1 and self._current() is not None:
-                self._retry()
+            elif not ok and status != _DROPPED and self._current() is not None:
+                self._tokens.retry()
             for waiter in waiters:
                 waiter(ok)
 
         record = self._current()
         if record is None:
-            renewed(-1, None)
+            renewed(_DROPPED, None)
             return
         self._request("PATCH", "anonymous/session", {}, record, renewed)
-
-    def _retry(self) -> None:
-        """Try the renewal again in `RETRY_MS` (quietly: the page may be offline)."""
-        schedule = self._host.schedule
-        if schedule is None:
-            return
-        self._timer += 1
-        timer = self._timer
-
-        def again() -> None:
-            if timer == self._timer and self._current() is not None:
-                self._renew(None)
-
-        try:
-            schedule(again, RETRY_MS)
-        except Exception as exc:
-            self._warn("could not schedule the anonymous session's renewal: %r" % exc)
 
     def _create(self, metadata: "Any", done: "Callable[[Any], Any]") -> None:
         body: "Dict[str, Any]" = {}
@@ -296,7 +199,7 @@ class AnonymousSession:
             body["metadata"] = metadata
 
         def answered(status: int, answer: "Any") -> None:
-            if status == 200 and self._keep(answer):
+            if status == 200 and self._tokens.keep(answer):
                 answer["resumed"] = False
                 done(answer)
             else:
@@ -319,7 +222,7 @@ class AnonymousSession:
             return
 
         def answered(status: int, answer: "Any") -> None:
-            if status == 200 and self._keep(answer):
+            if status == 200 and self._tokens.keep(answer):
                 done(answer)
                 return
             if status == 401:
@@ -359,50 +262,18 @@ class AnonymousSession:
         record: "Optional[Dict[str, Any]]",
         answered: "Callable[[int, Any], Any]",
     ) -> None:
-        """Send one JSON request; `answered(status, json or None)` once, status 0 for a
-        network error or timeout. Answers after a `drop()` are ignored (status -1)."""
-        from .delivery import REQUEST_TIMEOUT_MS
-        from .transport import JSON, Request
-
-        headers = privacy.request_headers(self._state.mode)
-        if record is not None:
-            headers["Authorization"] = "Bearer " + record["session_token"]
-        url = endpoint(self._state.options["collectorUrl"], path)
-        request = Request(method, url, json.dumps(body), JSON, headers, [])
-        request.read_body = True
+        """Call the collector with the session token of `record` (if any); `answered(status,
+        json or None)` once, status 0 when unreachable, `_DROPPED` after a `drop()`."""
         generation = self._generation
-        finished = [False]
 
-        def on_done(status: "Any", text: "Any" = None) -> None:
-            if finished[0]:
-                return
-            finished[0] = True
+        def outcome(status: int, answer: "Any") -> None:
             if generation != self._generation:
-                answered(-1, None)
-                return
-            answer = None
-            if isinstance(text, str) and text:
-                try:
-                    answer = json.loads(text)
-                except ValueError:
-                    answer = None
-            answered(status if isinstance(status, int) else 0, answer)
+                answered(_DROPPED, None)
+            else:
+                answered(status, answer)
 
-        send = self._host.send
-        try:
-            if send is None:
-                raise OSError("the host cannot send")
-            send(request, on_done)
-        except Exception as exc:
-            self._warn("could not send %s %s: %r" % (method, url, exc))
-            on_done(0)
-            return
-        schedule = self._host.schedule
-        if schedule is not None:
-            try:
-                schedule(lambda: on_done(0), REQUEST_TIMEOUT_MS)
-            except Exception as exc:
-                self._warn("could not schedule a request timeout: %r" % exc)
+        token = None if record is None else record["session_token"]
+        anonymous_api.call(self._state, method, path, body, token, outcome)
 
     # -- answers ---------------------------------------------------------------------------
 
@@ -432,33 +303,11 @@ class AnonymousSession:
         done(None)
 
     def _refused(self, done: "Callable[[Any], Any]", method: str, status: int, answer: "Any"):
-        if status == -1:
+        if status == _DROPPED:
             done(None)  # dropped meanwhile: nobody wants these tokens any more
             return
-        if status == 0:
-            reason = "the collector is unreachable"
-        else:
-            error = answer.get("error") if isinstance(answer, dict) else None
-            reason = "the collector answered %d%s" % (status, " (%s)" % error if error else "")
-        self._fail(done, "%s failed: %s" % (method, reason))
+        self._fail(done, "%s failed: %s" % (method, anonymous_api.refusal(status, answer)))
 
 
 def _ignore(result: "Any") -> None:
     """The callback of work nobody waits for (a background renewal)."""
-
-
-def _json_object(value: "Any") -> bool:
-    """A dict of plain JSON values (checked by type: MicroPython's json encodes anything)."""
-    return isinstance(value, dict) and _plain(value, 0)
-
-
-def _plain(value: "Any", depth: int) -> bool:
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return True
-    if depth > 32:
-        return False
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_plain(v, depth + 1) for v in value)
-    return False

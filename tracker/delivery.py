@@ -9,6 +9,7 @@ rest. When the page is hidden everything waiting is sent at once, by
 """
 
 from . import privacy
+from .exchange import TIMED_OUT, exchange
 from .transport import JSON, TEXT, batch_requests, should_retry
 
 TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as True
@@ -19,12 +20,10 @@ if TYPE_CHECKING:
     from .host import Host
     from .outbox import Outbox
 
-__all__ = ["BACKOFF_BASE_MS", "BACKOFF_MAX_MS", "REQUEST_TIMEOUT_MS", "Delivery", "backoff_ms"]
+__all__ = ["BACKOFF_BASE_MS", "BACKOFF_MAX_MS", "Delivery", "backoff_ms"]
 
 BACKOFF_BASE_MS = 1000
 BACKOFF_MAX_MS = 60000
-REQUEST_TIMEOUT_MS = 15000
-"""A request unanswered this long counts as a network error (its late answer still counts)."""
 
 
 def backoff_ms(failures: int, jitter: float) -> int:
@@ -54,7 +53,6 @@ class Delivery:
         self._timer = False
         self._waiters: "List[Callable[[], Any]]" = []
         self._warned_status: "Dict[int, bool]" = {}
-        self._seq = 0
         self._exited = False
         self.on_answer: "Optional[Callable[[], Any]]" = None
         """Called at every answer of the collector (its Set-Cookie headers are in by then)."""
@@ -146,59 +144,30 @@ class Delivery:
         for entry in entries:
             entry.sending = True
         self._in_flight = len(requests)
-        self._seq += 1
-        seq = self._seq
         for request in requests:
-            self._dispatch(request, seq)
-        self._watch(seq)
+            self._dispatch(request)
 
-    def _dispatch(self, request: "Any", seq: int) -> None:
-        answered = [False]
+    def _dispatch(self, request: "Any") -> None:
+        def answered(status: int, body: "Any") -> None:
+            self._answer(request, status, False)
 
-        def on_done(status: "Any", body: "Any" = None) -> None:
-            if answered[0]:
-                return
-            answered[0] = True
-            self._answer(request, status if isinstance(status, int) else 0, seq)
+        def late(status: int, body: "Any") -> None:
+            self._answer(request, status, True)
 
-        send = self.host.send
-        try:
-            if send is None:
-                raise OSError("the host cannot send")
-            send(request, on_done)
-        except Exception as exc:
-            self._warn("could not send events: %r" % exc)
-            on_done(0)
+        exchange(self.host, request, answered, "events", late)
 
-    def _watch(self, seq: int) -> None:
-        """Count a round still unanswered after `REQUEST_TIMEOUT_MS` as failed."""
-        schedule = self.host.schedule
-        if schedule is None:
-            return
-
-        def expire() -> None:
-            if seq == self._seq and self._in_flight:
-                self._in_flight = 0
-                for entry in self.outbox.entries:
-                    entry.sending = False
-                self._failed_round()
-
-        try:
-            schedule(expire, REQUEST_TIMEOUT_MS)
-        except Exception as exc:
-            self._warn("could not schedule a request timeout: %r" % exc)
-
-    def _answer(self, request: "Any", status: int, seq: int) -> None:
-        if self.on_answer is not None:
+    def _answer(self, request: "Any", status: int, late: bool) -> None:
+        """Apply one request's outcome; a `late` answer (after its timeout) still
+        acknowledges or drops its events, but its round is over."""
+        if status != TIMED_OUT and self.on_answer is not None:
             self.on_answer()
         opts = self._options()
-        current = seq == self._seq and self._in_flight > 0
         retry = opts.get("retryStatusCodes") or ()
         dont_retry = opts.get("dontRetryStatusCodes") or ()
         if 200 <= status <= 299:
             self.outbox.finish(request.ids)
-        elif should_retry(status, retry, dont_retry):
-            if current:
+        elif status == TIMED_OUT or should_retry(status, retry, dont_retry):
+            if not late:
                 self._round_failed = True
                 self._release(request.ids)
         else:
@@ -209,8 +178,8 @@ class Delivery:
                     "the collector refused %d event(s) with HTTP %d; dropped (not retried)"
                     % (len(request.ids), status)
                 )
-        if not current:
-            self.outbox.save()  # a late answer after a timeout
+        if late:
+            self.outbox.save()
             return
         self._in_flight -= 1
         if self._in_flight:

@@ -5,7 +5,7 @@ recorder, delivery) read the options, mode and storage through it, so a reconfig
 reaches all of them at once.
 """
 
-from . import anonymous_session, privacy, session
+from . import anonymous_tokens, privacy, session
 from .config import DEFAULTS, ONE_YEAR_S
 from .events import MAX_BUFFER_CHARS, check_buffer
 from .identity import check_id, is_anonymous_token, uuid4
@@ -67,9 +67,9 @@ def make_slots(opts: "Dict[str, Any]") -> "Dict[str, Slot]":
             False,
             True,
             None,
-            anonymous_session.check_record,
+            anonymous_tokens.check_record,
             user,
-            anonymous_session.MAX_RECORD_CHARS,
+            anonymous_tokens.MAX_RECORD_CHARS,
         ),
     }
 

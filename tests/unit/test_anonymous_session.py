@@ -6,7 +6,7 @@ import json
 from fakes import Env
 
 from tracker import dispatch
-from tracker.anonymous_session import endpoint
+from tracker.anonymous_api import endpoint
 
 OPTIONS = {"collectorUrl": "https://c.example/t/collect"}
 KEY = "_trk_anon_session"

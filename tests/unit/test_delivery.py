@@ -4,7 +4,8 @@ import json
 
 from fakes import Env
 
-from tracker.delivery import BACKOFF_MAX_MS, REQUEST_TIMEOUT_MS, backoff_ms
+from tracker.delivery import BACKOFF_MAX_MS, backoff_ms
+from tracker.exchange import REQUEST_TIMEOUT_MS
 from tracker.outbox import ADOPT_AFTER_MS
 
 COLLECTOR = {"collectorUrl": "https://c.example/collect"}
@@ -156,6 +157,22 @@ def test_a_hung_request_times_out_and_is_retried():
     env.loop.advance(REQUEST_TIMEOUT_MS / 1000 + 120)
     assert env.transport.delivered_ids() == [mid]
     assert t.get_buffered_events() == []
+
+
+def test_an_answer_after_the_timeout_still_acknowledges_its_events():
+    env, t = _page({"dontRetryStatusCodes": [0]})
+    env.transport.script = ["hang"]
+    mid = t.track("a")
+    env.loop.run()
+    env.loop.advance(REQUEST_TIMEOUT_MS / 1000 + 0.5)
+    assert len(t.get_buffered_events()) == 1  # a timeout retries even when 0 would drop
+    request, on_done = env.transport.hung[0]
+    on_done(200)
+    on_done(500)
+    assert t.get_buffered_events() == [] and mid in request.ids
+    assert json.loads(env.ls.items["_trk_queue"]) == []
+    env.loop.advance(120)
+    assert len(env.transport.requests) == 1
 
 
 def test_flush_resolves_when_empty_and_when_the_collector_is_unreachable():
