@@ -83,7 +83,8 @@ def problem_response(problem: Problem) -> JSONResponse:
 def by_method(
     **endpoints: Callable[[Request], Awaitable[Response]],
 ) -> Callable[[Request], Awaitable[Response]]:
-    """One endpoint per HTTP method for a path; any other method gets a JSON 405."""
+    """One endpoint per HTTP method for a path; any other method gets a JSON 405. A
+    :class:`Problem` an endpoint raises becomes its JSON error answer."""
     allowed = ", ".join(sorted(endpoints))
 
     async def endpoint(request: Request) -> Response:
@@ -94,7 +95,10 @@ def by_method(
                 405,
                 headers={"Allow": allowed},
             )
-        return await handler(request)
+        try:
+            return await handler(request)
+        except Problem as problem:
+            return problem_response(problem)
 
     return endpoint
 
@@ -358,54 +362,42 @@ def routes(settings: Settings, store: Store) -> list[BaseRoute]:
             raise _unauthorized(f"session token refused: {exc}") from None
 
     async def start(request: Request) -> Response:
-        try:
-            body = _object(await read_json(request, body_limit), "the body")
-            given = body.get("user_id")
-            user_id = str(uuid.uuid4()) if given is None else _id(given, "user_id")
-            metadata = _object(body.get("metadata"), "metadata")
-            session = await run_in_threadpool(sessions.create, user_id, metadata)
-        except Problem as problem:
-            return problem_response(problem)
+        body = _object(await read_json(request, body_limit), "the body")
+        given = body.get("user_id")
+        user_id = str(uuid.uuid4()) if given is None else _id(given, "user_id")
+        metadata = _object(body.get("metadata"), "metadata")
+        session = await run_in_threadpool(sessions.create, user_id, metadata)
         return JSONResponse(answer(session))
 
     async def patch(request: Request) -> Response:
-        try:
-            claims = session_claims(request)
-            body = _object(await read_json(request, body_limit), "the metadata patch")
-            wrapped = body.get("metadata")
-            if set(body) == {"metadata"} and (wrapped is None or isinstance(wrapped, dict)):
-                body = wrapped or {}
-            session = await run_in_threadpool(sessions.update, claims, body)
-        except Problem as problem:
-            return problem_response(problem)
+        claims = session_claims(request)
+        body = _object(await read_json(request, body_limit), "the metadata patch")
+        wrapped = body.get("metadata")
+        if set(body) == {"metadata"} and (wrapped is None or isinstance(wrapped, dict)):
+            body = wrapped or {}
+        session = await run_in_threadpool(sessions.update, claims, body)
         return JSONResponse(answer(session))
 
     async def delete(request: Request) -> Response:
-        try:
-            claims = session_claims(request)
-            await run_in_threadpool(sessions.revoke, claims)
-        except Problem as problem:
-            return problem_response(problem)
+        claims = session_claims(request)
+        await run_in_threadpool(sessions.revoke, claims)
         return Response(status_code=204)
 
     async def transfer(request: Request) -> Response:
+        claims = session_claims(request)
+        body = _object(await read_json(request, body_limit), "the body")
         try:
-            claims = session_claims(request)
-            body = _object(await read_json(request, body_limit), "the body")
-            try:
-                proof = signer.verify(str(body.get("login_proof") or ""), tokens.PROOF)
-            except tokens.TokenError as exc:
-                raise Problem(403, f"login proof refused: {exc}") from None
-            user_id = proof["sub"]
-            claimed = body.get("user_id")
-            if claimed is not None and claimed != user_id:
-                raise Problem(403, "the login proof is for another account")
-            bound = proof.get("anonymous_id")
-            if bound is not None and bound != claims["user_id"]:
-                raise Problem(403, "the login proof is for another visitor's session")
-            result = await run_in_threadpool(sessions.transfer, claims, user_id)
-        except Problem as problem:
-            return problem_response(problem)
+            proof = signer.verify(str(body.get("login_proof") or ""), tokens.PROOF)
+        except tokens.TokenError as exc:
+            raise Problem(403, f"login proof refused: {exc}") from None
+        user_id = proof["sub"]
+        claimed = body.get("user_id")
+        if claimed is not None and claimed != user_id:
+            raise Problem(403, "the login proof is for another account")
+        bound = proof.get("anonymous_id")
+        if bound is not None and bound != claims["user_id"]:
+            raise Problem(403, "the login proof is for another visitor's session")
+        result = await run_in_threadpool(sessions.transfer, claims, user_id)
         return JSONResponse(result)
 
     def issue_proof(api_key: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -424,28 +416,22 @@ def routes(settings: Settings, store: Store) -> list[BaseRoute]:
         }
 
     async def login_proof(request: Request) -> Response:
-        try:
-            api_key = bearer(request)
-            body = _object(await read_json(request, 16384), "the body")
-            return JSONResponse(issue_proof(api_key, body))
-        except Problem as problem:
-            return problem_response(problem)
+        api_key = bearer(request)
+        body = _object(await read_json(request, 16384), "the body")
+        return JSONResponse(issue_proof(api_key, body))
 
     async def demo_login(request: Request) -> Response:
         """DEMO ONLY: logs anyone in as any username, no password. Off with --no-demo-login."""
-        try:
-            if not settings.demo_login:
-                raise Problem(404, "the demo login is switched off")
-            body = _object(await read_json(request, 16384), "the body")
-            username = body.get("username")
-            if not isinstance(username, str) or not _USERNAME.match(username):
-                raise Problem(400, "username must be 1 to 64 letters, digits or _.@+-")
-            # What a site's backend does after checking a password: ask for a proof,
-            # server to server, with the API key.
-            proof_request = {"user_id": username, "anonymous_id": body.get("anonymous_id")}
-            answer = issue_proof(signer.keys.api_key, proof_request)
-        except Problem as problem:
-            return problem_response(problem)
+        if not settings.demo_login:
+            raise Problem(404, "the demo login is switched off")
+        body = _object(await read_json(request, 16384), "the body")
+        username = body.get("username")
+        if not isinstance(username, str) or not _USERNAME.match(username):
+            raise Problem(400, "username must be 1 to 64 letters, digits or _.@+-")
+        # What a site's backend does after checking a password: ask for a proof,
+        # server to server, with the API key.
+        proof_request = {"user_id": username, "anonymous_id": body.get("anonymous_id")}
+        answer = issue_proof(signer.keys.api_key, proof_request)
         return JSONResponse({**answer, "demo": True})
 
     return [
