@@ -100,7 +100,7 @@ class Tracker:
             state.options["anonymousTracking"], strategy = imposed
         state.set_strategy(strategy)
         if imposed is not None and self.consent.get() == DENIED:
-            self._remove_stored(True, True)
+            state.remove_identifiers(True, True)
         if isinstance(options, dict):
             if "userToken" in options:
                 self.set_user_token(options["userToken"])
@@ -274,7 +274,7 @@ class Tracker:
         """
         keep_user = preserve_user is True
         keep_session = preserve_session is True
-        self._remove_stored(keep_user, keep_session)
+        self.state.remove_identifiers(keep_user, keep_session)
         self.outbox.rewrite(lambda event: scrub(event, not keep_user, not keep_session))
         self.outbox.save(lambda event: scrub(event, True, True))
         if not keep_user:
@@ -285,21 +285,8 @@ class Tracker:
     def _after_answer(self) -> None:
         """A request sent before `clearUserData` may come back with the collector's
         Set-Cookie refresh of an id it carried: while anonymous after a clear, remove it."""
-        if not self._cleared or self.state.sends_ids():
-            return
-        cookies = self.state.cookies
-        for slot in self.state.slots.values():
-            if slot.kind == privacy.USER and slot.cookie:
-                cookies.remove(slot.key)
-
-    def _remove_stored(self, keep_user: bool, keep_session: bool) -> None:
-        """Remove every identifier from cookies and localStorage (memory too unless kept)."""
-        store = self.state.store
-        for slot in self.state.slots.values():
-            if slot.kind == privacy.BUFFER:
-                continue
-            keep = keep_session if slot.kind == privacy.SESSION else keep_user
-            store.remove(slot, keep_memory=keep)
+        if self._cleared and not self.state.sends_ids():
+            self.state.remove_user_cookies()
 
     def get_mode(self) -> "dict[str, Any]":
         """The anonymous mode and storage strategy in force, as plain values."""

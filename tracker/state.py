@@ -124,6 +124,21 @@ class TrackerState:
     def remove(self, name: str) -> None:
         self.store.remove(self.slots[name])
 
+    def remove_identifiers(self, keep_user: bool, keep_session: bool) -> None:
+        """Remove every identifier from cookies and localStorage (from memory too, unless
+        its kind is kept); the event buffer stays."""
+        for slot in self.slots.values():
+            if slot.kind == privacy.BUFFER:
+                continue
+            keep = keep_session if slot.kind == privacy.SESSION else keep_user
+            self.store.remove(slot, keep_memory=keep)
+
+    def remove_user_cookies(self) -> None:
+        """Remove the cookies of user identifiers (whatever set them: the collector too)."""
+        for slot in self.slots.values():
+            if slot.kind == privacy.USER and slot.cookie:
+                self.cookies.remove(slot.key)
+
     def set_strategy(self, strategy: str) -> None:
         """Move state to the places `strategy` uses; leaving localStorage for cookies resets
         the session (Snowplow: cookie-first strategies do not see the localStorage session)."""
