@@ -21,7 +21,6 @@ from collector.anonymous import (
     SessionStore,
     bearer,
     by_method,
-    problem_response,
 )
 from collector.settings import Settings
 from collector.store import Store
@@ -30,23 +29,21 @@ __all__ = ["routes"]
 
 
 def routes(settings: Settings, store: Store) -> list[BaseRoute]:
-    """The cart route, bound to the app's signer and database."""
+    """The cart route, bound to the app's signer and database; a refused token is a
+    :class:`Problem` that :func:`by_method` answers as JSON."""
     signer = tokens.signer(settings, store)
     sessions = SessionStore(settings, store)
 
     async def cart(request: Request) -> Response:
         try:
-            try:
-                claims = signer.verify(bearer(request), tokens.ACCESS)
-            except tokens.TokenError as exc:
-                raise Problem(
-                    401,
-                    f"access token refused: {exc}",
-                    {"WWW-Authenticate": 'Bearer error="invalid_token"'},
-                ) from None
-            session = await run_in_threadpool(sessions.live, claims, claims["sid"])
-        except Problem as problem:
-            return problem_response(problem)
+            claims = signer.verify(bearer(request), tokens.ACCESS)
+        except tokens.TokenError as exc:
+            raise Problem(
+                401,
+                f"access token refused: {exc}",
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            ) from None
+        session = await run_in_threadpool(sessions.live, claims, claims["sid"])
         items: Any = session["metadata"].get("cart", [])
         return JSONResponse(
             {

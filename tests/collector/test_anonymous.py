@@ -63,6 +63,12 @@ def proof(client: Any, user_id: str, **extra: Any) -> str:
     return str(reply.json()["login_proof"])
 
 
+def transfer(client: Any, session_token: str, login_proof: Any, **extra: Any) -> Any:
+    """POST /anonymous/transfer with the session token and a login proof."""
+    body = {"login_proof": login_proof, **extra}
+    return call(client, "POST", "/anonymous/transfer", body, session_token)
+
+
 def decode(token: str, audience: str) -> dict[str, Any]:
     return dict(
         jwt.decode(
@@ -175,9 +181,7 @@ def test_one_kind_of_token_is_never_another(api: Any) -> None:
     assert_error(call(api, "GET", "/api/cart", None, login), 401)
     # an access or session token is not a login proof
     for not_proof in (answer["access_token"], answer["session_token"]):
-        reply = call(
-            api, "POST", "/anonymous/transfer", {"login_proof": not_proof}, answer["session_token"]
-        )
+        reply = transfer(api, answer["session_token"], not_proof)
         assert_error(reply, 403)
 
 
@@ -209,13 +213,7 @@ def test_revoked_session_refuses_every_token(api: Any) -> None:
         assert_error(call(api, "DELETE", "/anonymous/session", None, session_token), 401)
     for access_token in (answer["access_token"], renewed["access_token"]):
         assert_error(call(api, "GET", "/api/cart", None, access_token), 401)
-    reply = call(
-        api,
-        "POST",
-        "/anonymous/transfer",
-        {"login_proof": proof(api, "alice")},
-        answer["session_token"],
-    )
+    reply = transfer(api, answer["session_token"], proof(api, "alice"))
     assert_error(reply, 401)
 
 
@@ -291,14 +289,14 @@ def test_login_proof_needs_the_api_key(api: Any, clock: FakeClock) -> None:
 def test_transfer_links_and_merges_once(api: Any, clock: FakeClock) -> None:
     answer = start(api, user_id=ANON, metadata={"cart": [{"sku": "tea"}], "lang": "en"})
     token = answer["session_token"]
-    first = call(api, "POST", "/anonymous/transfer", {"login_proof": proof(api, "alice")}, token)
+    first = transfer(api, token, proof(api, "alice"))
     assert first.status == 200, first.text
     result = first.json()
     assert result["user_id"] == "alice" and result["anonymous_id"] == ANON
     assert result["transferred"] is True
     assert result["metadata"] == {"cart": [{"sku": "tea"}], "lang": "en"}
     clock.now += 5
-    again = call(api, "POST", "/anonymous/transfer", {"login_proof": proof(api, "alice")}, token)
+    again = transfer(api, token, proof(api, "alice"))
     assert again.status == 200
     assert again.json()["transferred"] is False
     assert again.json()["metadata"] == result["metadata"]
@@ -316,13 +314,7 @@ def test_second_guest_session_merges_into_the_same_account(api: Any) -> None:
     one = start(api, user_id=ANON, metadata={"cart": [{"sku": "tea"}]})
     two = start(api, user_id="7c9e6679-7425-40de-944b-e07fc1f90ae7", metadata={"cart": ["mug"]})
     for answer in (one, two):
-        reply = call(
-            api,
-            "POST",
-            "/anonymous/transfer",
-            {"login_proof": proof(api, "alice")},
-            answer["session_token"],
-        )
+        reply = transfer(api, answer["session_token"], proof(api, "alice"))
         assert reply.status == 200
     assert reply.json()["metadata"] == {"cart": [{"sku": "tea"}, "mug"]}
 
@@ -343,34 +335,34 @@ def test_forged_expired_or_foreign_proof_gets_403_and_moves_nothing(
         None,
     ]
     for bad in bad_proofs:
-        reply = call(api, "POST", "/anonymous/transfer", {"login_proof": bad}, token)
+        reply = transfer(api, token, bad)
         assert_error(reply, 403)
     # a genuine proof for alice, with the visitor claiming to be bob
-    reply = call(api, "POST", "/anonymous/transfer", {"login_proof": real, "user_id": "bob"}, token)
+    reply = transfer(api, token, real, user_id="bob")
     assert_error(reply, 403)
     # a proof bound to another visitor's anonymous id
     bound = proof(api, "alice", anonymous_id="someone-else")
-    assert_error(call(api, "POST", "/anonymous/transfer", {"login_proof": bound}, token), 403)
+    assert_error(transfer(api, token, bound), 403)
     # an expired proof
     clock.now += 121
-    assert_error(call(api, "POST", "/anonymous/transfer", {"login_proof": real}, token), 403)
+    assert_error(transfer(api, token, real), 403)
     with api.app.state.store.transaction() as tx:
         assert tx.execute("SELECT count(*) FROM identity_links").fetchone()[0] == 0  # type: ignore[index]
         assert tx.execute("SELECT count(*) FROM accounts").fetchone()[0] == 0  # type: ignore[index]
     # the session is untouched and can still be transferred properly
     fresh = proof(api, "alice", anonymous_id=ANON)
-    reply = call(api, "POST", "/anonymous/transfer", {"login_proof": fresh}, token)
+    reply = transfer(api, token, fresh)
     assert reply.status == 200 and reply.json()["transferred"] is True
 
 
 def test_transferred_session_cannot_move_to_another_account(api: Any) -> None:
     token = start(api, user_id=ANON, metadata={"cart": ["tea"]})["session_token"]
-    call(api, "POST", "/anonymous/transfer", {"login_proof": proof(api, "alice")}, token)
-    reply = call(api, "POST", "/anonymous/transfer", {"login_proof": proof(api, "bob")}, token)
+    transfer(api, token, proof(api, "alice"))
+    reply = transfer(api, token, proof(api, "bob"))
     assert_error(reply, 409)
     # nor can another session of the same anonymous user
     other = start(api, user_id=ANON)["session_token"]
-    reply = call(api, "POST", "/anonymous/transfer", {"login_proof": proof(api, "bob")}, other)
+    reply = transfer(api, other, proof(api, "bob"))
     assert_error(reply, 409)
     with api.app.state.store.transaction() as tx:
         users = tx.execute("SELECT user_id FROM accounts").fetchall()
@@ -381,7 +373,7 @@ def test_transferred_session_cannot_move_to_another_account(api: Any) -> None:
 def test_expired_session_is_never_transferred(api: Any, clock: FakeClock) -> None:
     token = start(api, user_id=ANON, metadata={"cart": ["tea"]})["session_token"]
     clock.now += 7 * 24 * 3600
-    reply = call(api, "POST", "/anonymous/transfer", {"login_proof": proof(api, "alice")}, token)
+    reply = transfer(api, token, proof(api, "alice"))
     assert_error(reply, 401)
 
 
@@ -394,9 +386,7 @@ def test_demo_login_issues_a_proof_and_can_be_switched_off(api: Any, make_client
     assert reply.status == 200 and reply.json()["demo"] is True
     login = reply.json()["login_proof"]
     assert decode(login, "login-proof")["anonymous_id"] == ANON
-    reply = call(
-        api, "POST", "/anonymous/transfer", {"login_proof": login}, answer["session_token"]
-    )
+    reply = transfer(api, answer["session_token"], login)
     assert reply.status == 200 and reply.json()["user_id"] == "alice"
     assert_error(call(api, "POST", "/demo/login", {"username": "a b"}), 400)
     off = make_client(demo_login=False)
