@@ -1,12 +1,34 @@
 /* Shared helpers for the demo pages: pick the runtime, load the tracker, show state live.
  *
- * A page puts the spec's stub snippet in its <head> after this file, then calls
- * Demo.loadTracker(); its own script registers a renderer with Demo.start(fn).
+ * A page's <head> holds its charset, its title and this file (which adds the rest of the
+ * head every page shares: viewport, no favicon, /demo.css), then the spec's stub snippet
+ * and a call to Demo.loadTracker(); its own script registers a renderer with Demo.start(fn).
  * Every value field gets its text and a data-value attribute holding the exact
  * JSON of the value ("undefined" when there is none), for people and tests alike.
+ *
+ * What every page shares is filled in here, into placeholders (see SHARED and LOGS below):
+ *   <nav data-demo-nav>            the nav bar: #nav-index #nav-identity #nav-consent
+ *                                  #nav-pyscript #nav-shop #runtime-micropython
+ *                                  #runtime-pyodide #status
+ *   <section data-demo-storage>    #cookies #cookie-table #local-storage
+ *   <section data-demo-events>     #stored-events (what the collector stored)
+ *   <div data-demo-logs="steps warnings">  a card per log (#steps, #warnings), after the
+ *                                  page's own cards in it
+ * and #runtime, a cell of each page's State table, shows the runtime that ?runtime= picked
+ * (?runtime=pyodide switches it).
  */
 (function () {
   'use strict';
+
+  /* The head every page shares; the stylesheet blocks rendering as it would in the markup. */
+  [['meta', { name: 'viewport', content: 'width=device-width, initial-scale=1' }],
+   ['link', { rel: 'icon', href: 'data:,' }],
+   ['link', { rel: 'stylesheet', href: '/demo.css', blocking: 'render' }]
+  ].forEach(function (spec) {
+    var element = document.createElement(spec[0]);
+    Object.keys(spec[1]).forEach(function (name) { element.setAttribute(name, spec[1][name]); });
+    document.head.appendChild(element);
+  });
 
   var RUNTIMES = ['micropython', 'pyodide'];
   var params = new URLSearchParams(location.search);
@@ -274,8 +296,8 @@
     });
   }
 
-  /* The nav bar and the storage card every page shares, filled into
-     <nav data-demo-nav> and <section data-demo-storage> (ids listed in each page). */
+  /* The nav bar and the storage and events cards every page shares, filled into
+     <nav data-demo-nav>, <section data-demo-storage> and <section data-demo-events>. */
   var SHARED = {
     '[data-demo-nav]':
     '  <span class="brand">tracker demo</span>\n' +
@@ -307,10 +329,26 @@
     '</tr></thead><tbody id="stored-events"></tbody></table></div>\n'
   };
 
+  /* The log cards, by the id of their list: a page's <div data-demo-logs="steps warnings">
+     (a grid, or a plain div for one card) gets one card per name, after its own cards. */
+  var LOGS = {
+    steps: '<h2>Steps</h2>\n<ol id="steps" class="log"></ol>',
+    warnings: '<h2>Warnings</h2>\n<ol id="warnings" class="log warnings"></ol>'
+  };
+
   function fillShared() {
     Object.keys(SHARED).forEach(function (selector) {
       var element = document.querySelector(selector);
       if (element && !element.firstElementChild) element.innerHTML = SHARED[selector];
+    });
+    Array.prototype.forEach.call(document.querySelectorAll('[data-demo-logs]'), function (box) {
+      box.getAttribute('data-demo-logs').split(/\s+/).forEach(function (id) {
+        if (!LOGS[id] || document.getElementById(id)) return;
+        var card = document.createElement('section');
+        card.className = 'card';
+        card.innerHTML = LOGS[id];
+        box.appendChild(card);
+      });
     });
   }
 

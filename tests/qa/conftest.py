@@ -1,9 +1,9 @@
 """QA toolkit tier: the tracker_qa plugin's fixtures against the demo site served by the real
 collector, on both runtimes.
 
-The browser tier's server, Chromium and runtime fixtures are reused; the plugin's fixtures
-are imported here (installed, the package registers them through its ``pytest11`` entry
-point instead).
+The browser tier's server, Chromium and runtime fixtures are reused; the plugin is registered
+here as its ``pytest11`` entry point registers it once the package is installed (and left
+alone when it already is).
 """
 
 from __future__ import annotations
@@ -15,28 +15,14 @@ from browser.conftest import base_url, browser_type_launch_args, collector, runt
 from browser.support import READY_TIMEOUT_MS, PageLog
 from playwright.sync_api import Page
 
-from tracker_qa.plugin import (
-    tracker_capture,
-    tracker_collector,
-    tracker_cookie_names,
-    tracker_faults,
-    tracker_global,
-    tracker_state,
-)
+import tracker_qa.plugin
 
-__all__ = [
-    "base_url",
-    "browser_type_launch_args",
-    "collector",
-    "page_log",
-    "runtime",
-    "tracker_capture",
-    "tracker_collector",
-    "tracker_cookie_names",
-    "tracker_faults",
-    "tracker_global",
-    "tracker_state",
-]
+__all__ = ["base_url", "browser_type_launch_args", "collector", "page_log", "runtime"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.is_registered(tracker_qa.plugin):
+        config.pluginmanager.register(tracker_qa.plugin, "tracker_qa")
 
 
 @pytest.fixture(autouse=True)

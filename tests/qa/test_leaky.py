@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import Page
@@ -21,13 +22,18 @@ from tracker_qa import (
 MODE = 'anonymousTracking={"withServerAnonymisation": true}, stateStorageStrategy=none'
 
 
-def open_leaky(page: Page, runtime: str, leak: str, capture: Capture) -> str:
-    """Load the leaky page, let its events reach the capture; returns the id it leaks."""
-    page.goto(f"/leaky.html?leak={leak}&runtime={runtime}")
-    capture.flush()
-    visitor = page.evaluate("window.visitor")
-    assert isinstance(visitor, str) and len(visitor) == 36
-    return visitor
+@dataclass
+class Leaky:
+    """The leaky page with one variant loaded: the id it leaks, its captured requests (flushed)
+    and the tracker's state read from the page."""
+
+    visitor: str
+    capture: Capture
+    state: PageState
+
+    def leaked(self) -> str:
+        """The message assert_no_identifier_leaked fails with."""
+        return failure(lambda: assert_no_identifier_leaked(self.capture, self.state))
 
 
 def failure(check: Callable[[], None]) -> str:
@@ -36,12 +42,25 @@ def failure(check: Callable[[], None]) -> str:
     return str(caught.value)
 
 
-def test_id_in_an_event_property(
+@pytest.fixture
+def open_leaky(
     page: Page, runtime: str, tracker_capture: Capture, tracker_state: Callable[[], PageState]
-) -> None:
-    visitor = open_leaky(page, runtime, "property", tracker_capture)
-    state = tracker_state()
-    message = failure(lambda: assert_no_identifier_leaked(tracker_capture, state))
+) -> Callable[[str], Leaky]:
+    """``open_leaky(leak)`` loads the leaky page and lets its events reach the capture."""
+
+    def open_page(leak: str) -> Leaky:
+        page.goto(f"/leaky.html?leak={leak}&runtime={runtime}")
+        tracker_capture.flush()
+        visitor = page.evaluate("window.visitor")
+        assert isinstance(visitor, str) and len(visitor) == 36
+        return Leaky(visitor, tracker_capture, tracker_state())
+
+    return open_page
+
+
+def test_id_in_an_event_property(open_leaky: Callable[[str], Leaky]) -> None:
+    leaky = open_leaky("property")
+    visitor, message = leaky.visitor, leaky.leaked()
     assert message.startswith("user identifiers leaked to the collector (1 finding) under " + MODE)
     assert "request #1 POST " in message and "/collect (post, 1 event, answered 200)" in message
     assert re.search(
@@ -49,27 +68,23 @@ def test_id_in_an_event_property(
     )
     assert f'= "{visitor}" holds {visitor}, which looks like a visitor identifier' in message
     # the rest of the page is right: nothing stored, header sent, every event delivered once
-    assert_nothing_stored(state)
-    assert_server_anonymisation(tracker_capture)
-    assert_delivered_once(tracker_capture, state=state)
+    assert_nothing_stored(leaky.state)
+    assert_server_anonymisation(leaky.capture)
+    assert_delivered_once(leaky.capture, state=leaky.state)
 
 
-def test_id_in_the_page_url(
-    page: Page, runtime: str, tracker_capture: Capture, tracker_state: Callable[[], PageState]
-) -> None:
-    visitor = open_leaky(page, runtime, "url", tracker_capture)
-    message = failure(lambda: assert_no_identifier_leaked(tracker_capture, tracker_state()))
+def test_id_in_the_page_url(open_leaky: Callable[[str], Leaky]) -> None:
+    leaky = open_leaky("url")
+    message = leaky.leaked()
     assert "(2 findings)" in message
-    assert "context.page.url = " in message and f"&ab={visitor}" in message
+    assert "context.page.url = " in message and f"&ab={leaky.visitor}" in message
     assert "header referer: " in message
 
 
-def test_id_copied_to_storage(
-    page: Page, runtime: str, tracker_capture: Capture, tracker_state: Callable[[], PageState]
-) -> None:
-    visitor = open_leaky(page, runtime, "storage", tracker_capture)
-    state = tracker_state()
-    assert_no_identifier_leaked(tracker_capture, state)
+def test_id_copied_to_storage(open_leaky: Callable[[str], Leaky]) -> None:
+    leaky = open_leaky("storage")
+    visitor, state = leaky.visitor, leaky.state
+    assert_no_identifier_leaked(leaky.capture, state)
     message = failure(lambda: assert_nothing_stored(state))
     assert message.startswith("stored where the mode and storage strategy forbid it under " + MODE)
     assert (
@@ -81,28 +96,22 @@ def test_id_copied_to_storage(
     assert "contains an identifier the test named" in message
 
 
-def test_anonymous_mode_forgotten(
-    page: Page, runtime: str, tracker_capture: Capture, tracker_state: Callable[[], PageState]
-) -> None:
-    visitor = open_leaky(page, runtime, "mode", tracker_capture)
-    state = tracker_state()
-    message = failure(lambda: assert_no_identifier_leaked(tracker_capture, state))
+def test_anonymous_mode_forgotten(open_leaky: Callable[[str], Leaky]) -> None:
+    leaky = open_leaky("mode")
+    message = leaky.leaked()
     assert message.startswith(
         "expected an anonymous mode, but the tracker is not anonymous: events carry user "
         "identifiers under anonymousTracking=false, stateStorageStrategy=cookieAndLocalStorage"
     )
-    assert f'carries anonymousId = "{visitor}"' in message
-    message = failure(lambda: assert_server_anonymisation(tracker_capture))
+    assert f'carries anonymousId = "{leaky.visitor}"' in message
+    message = failure(lambda: assert_server_anonymisation(leaky.capture))
     assert "1 of 1 requests to the collector lack SP-Anonymous: *" in message
     assert "has no SP-Anonymous header" in message
 
 
-def test_login_copied_into_a_property(
-    page: Page, runtime: str, tracker_capture: Capture, tracker_state: Callable[[], PageState]
-) -> None:
-    open_leaky(page, runtime, "login", tracker_capture)
-    state = tracker_state()
-    assert ("the userId passed to identify()", "user-42") in state.given
-    assert all("userId" not in e.event for e in tracker_capture.events)  # the tracker is right
-    message = failure(lambda: assert_no_identifier_leaked(tracker_capture, state))
+def test_login_copied_into_a_property(open_leaky: Callable[[str], Leaky]) -> None:
+    leaky = open_leaky("login")
+    assert ("the userId passed to identify()", "user-42") in leaky.state.given
+    assert all("userId" not in e.event for e in leaky.capture.events)  # the tracker is right
+    message = leaky.leaked()
     assert 'properties.author = "user-42" contains the userId passed to identify()' in message
