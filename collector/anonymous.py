@@ -15,7 +15,6 @@ import hmac
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,18 +24,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from collector import tokens
+from collector.endpoints import ANY_METHOD, Problem, by_method
+from collector.payload import BadInput, encode_event, parse_json
 from collector.settings import Settings
 from collector.store import Row, Store, Transaction
 
 __all__ = [
-    "ANY_METHOD",
     "TABLES",
-    "Problem",
     "SessionStore",
     "bearer",
-    "by_method",
     "merge_patch",
-    "problem_response",
     "read_json",
     "routes",
 ]
@@ -61,46 +58,9 @@ TABLES = (
 )
 
 MAX_ID_CHARS = 200
-ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-"""Routes take every method, so that a wrong one gets a JSON 405 from :func:`by_method`."""
+MAX_JSON_DEPTH = 32
+"""Deepest nesting a token request, metadata patch or login accepts."""
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")
-
-
-class Problem(Exception):
-    """An error answer: an HTTP status and a message, sent as JSON ``{"error": ...}``."""
-
-    def __init__(self, status: int, error: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(error)
-        self.status = status
-        self.error = error
-        self.headers = headers or {}
-
-
-def problem_response(problem: Problem) -> JSONResponse:
-    return JSONResponse({"error": problem.error}, problem.status, headers=problem.headers)
-
-
-def by_method(
-    **endpoints: Callable[[Request], Awaitable[Response]],
-) -> Callable[[Request], Awaitable[Response]]:
-    """One endpoint per HTTP method for a path; any other method gets a JSON 405. A
-    :class:`Problem` an endpoint raises becomes its JSON error answer."""
-    allowed = ", ".join(sorted(endpoints))
-
-    async def endpoint(request: Request) -> Response:
-        handler = endpoints.get(request.method)
-        if handler is None:
-            return JSONResponse(
-                {"error": f"{request.method} not allowed here: use {allowed}"},
-                405,
-                headers={"Allow": allowed},
-            )
-        try:
-            return await handler(request)
-        except Problem as problem:
-            return problem_response(problem)
-
-    return endpoint
 
 
 def _unauthorized(error: str) -> Problem:
@@ -118,7 +78,9 @@ def bearer(request: Request) -> str:
 
 
 async def read_json(request: Request, limit: int) -> Any:
-    """The request's JSON body (None when empty); 413 above ``limit`` bytes, 400 if not JSON."""
+    """The request's JSON body (None when empty); 413 above ``limit`` bytes, 400 unless strict
+    JSON that can be stored and answered again (no NaN or Infinity, no lone surrogate, at
+    most ``MAX_JSON_DEPTH`` levels deep)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise Problem(413, f"request body over {limit} bytes")
@@ -128,9 +90,13 @@ async def read_json(request: Request, limit: int) -> Any:
     if not body.strip():
         return None
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Problem(400, "the body is not valid JSON") from None
+        value = parse_json(body.decode("utf-8"), MAX_JSON_DEPTH)
+        encode_event(value, "the body")
+    except UnicodeDecodeError:
+        raise Problem(400, "the body is not valid JSON: not UTF-8") from None
+    except BadInput as bad:
+        raise Problem(bad.status, f"the body is not valid JSON: {bad.message}") from None
+    return value
 
 
 def _object(value: Any, what: str) -> dict[str, Any]:

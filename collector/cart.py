@@ -15,13 +15,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from collector import tokens
-from collector.anonymous import (
-    ANY_METHOD,
-    Problem,
-    SessionStore,
-    bearer,
-    by_method,
-)
+from collector.anonymous import SessionStore, bearer
+from collector.endpoints import ANY_METHOD, Problem, by_method
 from collector.settings import Settings
 from collector.store import Store
 

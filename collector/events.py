@@ -12,7 +12,7 @@ import ipaddress
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from collector.endpoints import ANY_METHOD, by_method
 from collector.payload import (
     BadInput,
     encode_event,
@@ -295,8 +296,6 @@ class _Collect:
 
 
 _JSON_TYPES = ("application/json", "text/plain")
-_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-"""Routed to the endpoint, which answers a JSON 405 for all but its own method."""
 
 
 def _media_type(request: Request) -> str:
@@ -355,25 +354,10 @@ def routes(settings: Settings, store: Store, hooks: Sequence[EventHook] = ()) ->
         return JSONResponse(found, headers={"cache-control": "no-store"})
 
     return [
-        Route("/collect", _only("POST", post_collect), methods=_ANY_METHOD),
-        Route("/i", _only("GET", get_pixel), methods=_ANY_METHOD),
-        Route("/api/events", _only("GET", api_events), methods=_ANY_METHOD),
+        Route("/collect", by_method(POST=post_collect), methods=ANY_METHOD),
+        Route("/i", by_method(GET=get_pixel), methods=ANY_METHOD),
+        Route("/api/events", by_method(GET=api_events), methods=ANY_METHOD),
     ]
-
-
-def _only(
-    method: str, endpoint: Callable[[Request], Awaitable[Response]]
-) -> Callable[[Request], Awaitable[Response]]:
-    """``endpoint`` for ``method``; any other method gets a JSON 405 naming the one allowed."""
-
-    async def guarded(request: Request) -> Response:
-        if request.method != method:
-            response = _error(405, f"{request.method} not allowed here: use {method}")
-            response.headers["allow"] = method
-            return response
-        return await endpoint(request)
-
-    return guarded
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from collector.endpoints import ANY_METHOD, by_method
 from collector.events import Batch
 from collector.settings import Settings
 from collector.store import Store, Transaction
@@ -32,6 +33,8 @@ __all__ = ["IDENTIFIERS", "TABLES", "StatsHook", "day_stats", "event_hook", "rou
 TABLES = (
     "CREATE TABLE IF NOT EXISTS stats_salts (day TEXT PRIMARY KEY, salt TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS stats_visitors (day TEXT NOT NULL, visitor_hash TEXT NOT NULL,"
+    " PRIMARY KEY (day, visitor_hash))",
+    "CREATE TABLE IF NOT EXISTS stats_identified (day TEXT NOT NULL, visitor_hash TEXT NOT NULL,"
     " PRIMARY KEY (day, visitor_hash))",
     "CREATE TABLE IF NOT EXISTS stats_days (day TEXT PRIMARY KEY,"
     " pageviews BIGINT NOT NULL DEFAULT 0, events BIGINT NOT NULL DEFAULT 0,"
@@ -44,8 +47,13 @@ IDENTIFIERS = ("anonymousId", "userId", "userToken", "authenticatedUserToken")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _identified(event: dict[str, Any]) -> bool:
-    return any(isinstance(event.get(key), str) and event.get(key) for key in IDENTIFIERS)
+def _identifier(event: dict[str, Any]) -> str | None:
+    """The event's first identifier as ``key:value``, or None for a cookieless event."""
+    for key in IDENTIFIERS:
+        value = event.get(key)
+        if isinstance(value, str) and value:
+            return f"{key}:{value}"
+    return None
 
 
 def _site(event: dict[str, Any], request: Request) -> str:
@@ -82,6 +90,15 @@ def _salt(tx: Transaction, day: str) -> str:
         "INSERT INTO stats_salts (day, salt) VALUES (?, ?) ON CONFLICT (day) DO NOTHING",
         (day, secrets.token_hex(32)),
     )
+    _retire(tx, day)
+    row = tx.execute("SELECT salt FROM stats_salts WHERE day = ?", (day,)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def _retire(tx: Transaction, day: str) -> None:
+    """Delete the salts of days before ``day`` and fold their hashes into counts, so no
+    hash can be linked across days; runs on a new day's first event and on every read."""
     tx.execute("DELETE FROM stats_salts WHERE day < ?", (day,))
     tx.execute(
         "UPDATE stats_days SET cookieless_visitors = cookieless_visitors + "
@@ -89,9 +106,6 @@ def _salt(tx: Transaction, day: str) -> str:
         (day,),
     )
     tx.execute("DELETE FROM stats_visitors WHERE day < ?", (day,))
-    row = tx.execute("SELECT salt FROM stats_salts WHERE day = ?", (day,)).fetchone()
-    assert row is not None
-    return str(row[0])
 
 
 def visitor_hash(salt: str, site: str, ip: str, user_agent: str) -> str:
@@ -116,7 +130,14 @@ class StatsHook:
             "excluded.pageviews, events = stats_days.events + excluded.events",
             (day, pageviews, len(batch.events)),
         )
-        cookieless = [e for e in batch.events if not _identified(e)]
+        identified = {_identifier(e) for e in batch.events} - {None}
+        for visitor in sorted(str(v) for v in identified):
+            tx.execute(
+                "INSERT INTO stats_identified (day, visitor_hash) VALUES (?, ?) "
+                "ON CONFLICT (day, visitor_hash) DO NOTHING",
+                (day, hashlib.sha256(visitor.encode()).hexdigest()),
+            )
+        cookieless = [e for e in batch.events if _identifier(e) is None]
         if not cookieless:
             return
         salt = _salt(tx, day)
@@ -140,22 +161,18 @@ def event_hook(settings: Settings, store: Store) -> StatsHook:
     return StatsHook(settings.trust_proxy)
 
 
-def _next_day(day: str) -> str:
-    return (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
-
-
-def day_stats(store: Store, day: str) -> dict[str, Any]:
-    """The numbers of one UTC day."""
+def day_stats(store: Store, day: str, today: str | None = None) -> dict[str, Any]:
+    """The numbers of one UTC day; reading them also retires the salts of days before
+    ``today`` (default: the current UTC day) if no event has done so yet."""
+    today = today or dt.datetime.now(dt.UTC).date().isoformat()
     with store.transaction() as tx:
+        _retire(tx, today)
         row = tx.execute(
             "SELECT pageviews, events, cookieless_visitors FROM stats_days WHERE day = ?", (day,)
         ).fetchone()
         hashed = tx.execute("SELECT COUNT(*) FROM stats_visitors WHERE day = ?", (day,)).fetchone()
         identified = tx.execute(
-            "SELECT COUNT(DISTINCT COALESCE(anonymous_id, user_id)) FROM events "
-            "WHERE received_at >= ? AND received_at < ? "
-            "AND (anonymous_id IS NOT NULL OR user_id IS NOT NULL)",
-            (day, _next_day(day)),
+            "SELECT COUNT(*) FROM stats_identified WHERE day = ?", (day,)
         ).fetchone()
     pageviews, events, folded = (int(v) for v in row) if row is not None else (0, 0, 0)
     cookieless = folded + int(hashed[0] if hashed else 0)
@@ -183,4 +200,4 @@ def routes(settings: Settings, store: Store) -> list[BaseRoute]:
             return JSONResponse({"error": "day must be a date like 2026-01-31"}, status_code=400)
         return JSONResponse(await run_in_threadpool(day_stats, store, day))
 
-    return [Route("/api/stats", stats, methods=["GET"])]
+    return [Route("/api/stats", by_method(GET=stats, HEAD=stats), methods=ANY_METHOD)]

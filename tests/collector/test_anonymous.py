@@ -446,3 +446,27 @@ def test_flags_reach_the_settings() -> None:
     assert args.demo_login is False and args.access_ttl == 60
     assert args.token_audience == "shop-api" and args.metadata_max_bytes == 1000
     assert args.token_scope == "read:cart write:cart"
+
+
+def test_hostile_json_gets_400_and_leaves_the_session_usable(api: Any) -> None:
+    """Deep nesting, NaN/Infinity, a number overflowing to infinity and a lone surrogate are
+    refused with a JSON 400 on every endpoint that reads a body, and nothing is stored."""
+    token = start(api, user_id=ANON, metadata={"cart": ["tea"]})["session_token"]
+    hostile = [
+        b"[" * 1500 + b"]" * 1500,
+        b'{"x": ' + b"[" * 40 + b"]" * 40 + b"}",
+        b'{"metadata": {"n": NaN}}',
+        b'{"metadata": {"n": Infinity}}',
+        b'{"metadata": {"n": 1e999}}',
+        b'{"metadata": {"s": "\\ud800"}}',
+        b'{"metadata": {"s": "caf\xe9"}}',
+    ]
+    for raw in hostile:
+        assert "JSON" in assert_error(call(api, "POST", "/anonymous/token", raw), 400), raw
+        assert_error(call(api, "PATCH", "/anonymous/session", raw, token), 400)
+        assert_error(call(api, "POST", "/anonymous/transfer", raw, token), 400)
+        assert_error(call(api, "POST", "/demo/login", raw), 400)
+    reply = call(api, "PATCH", "/anonymous/session", {"lang": "en"}, token)
+    assert reply.status == 200, reply.text
+    claims = decode(reply.json()["session_token"], "anonymous-session")
+    assert claims["metadata"] == {"cart": ["tea"], "lang": "en"}

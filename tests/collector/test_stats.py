@@ -109,8 +109,25 @@ def test_counts_pageviews_events_and_both_kinds_of_visitors(tmp_path: Path):
 
 
 def test_a_user_token_makes_an_event_identified_not_hashed(tmp_path: Path):
+    """An event carrying only a user token (search-insights style) is an identified
+    visitor: counted once per token, never hashed."""
     store = make_store(tmp_path)
-    store_batch(store, batch([event(userToken="anonymous-x")]))
+    store_batch(store, batch([event(userToken="anonymous-x"), event(userToken="anonymous-x")]))
+    store_batch(store, batch([event(authenticatedUserToken="user-42")]))
+    assert rows(store, "SELECT * FROM stats_visitors") == []
+    got = stats.day_stats(store, "2026-12-01")
+    assert (got["identified_visitors"], got["cookieless_visitors"], got["visitors"]) == (2, 0, 2)
+    stored = json.dumps(rows(store, "SELECT * FROM stats_identified"))
+    assert "anonymous-x" not in stored and "user-42" not in stored, "hashed, not kept raw"
+
+
+def test_reading_the_numbers_retires_yesterdays_salt_without_a_new_event(tmp_path: Path):
+    store = make_store(tmp_path)
+    store_batch(store, batch([event()]))
+    assert len(rows(store, "SELECT * FROM stats_salts")) == 1
+    got = stats.day_stats(store, "2026-12-01", today="2026-12-02")
+    assert got["cookieless_visitors"] == 1
+    assert rows(store, "SELECT * FROM stats_salts") == []
     assert rows(store, "SELECT * FROM stats_visitors") == []
 
 
@@ -165,6 +182,9 @@ def test_the_api_answers_the_numbers_and_refuses_bad_days(client: Any):
         assert reply.status == 400, bad
         assert "error" in reply.json()
     assert client.get("/api/stats").json()["day"] == dt.datetime.now(dt.UTC).date().isoformat()
+    reply = client.request("POST", "/api/stats", {}, b"")
+    assert reply.status == 405 and reply.headers["allow"] == "GET, HEAD"
+    assert "not allowed" in reply.json()["error"]
 
 
 # --- end to end: POST /collect, then GET /api/stats (SQLite and PostgreSQL) -----------------
