@@ -93,10 +93,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="largest session metadata (compact JSON bytes; larger gets 413)",
     )
     parser.add_argument(
-        "--no-demo-login",
-        dest="demo_login",
-        action="store_false",
-        help="switch off POST /demo/login (a passwordless demo login: never in production)",
+        "--demo-login",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="serve POST /demo/login, a passwordless demo login: never in production"
+        " (default: on only when serving the bundled demo site, i.e. without --web)",
     )
     parser.add_argument(
         "--no-cookie-refresh",
@@ -116,6 +117,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds a refreshed _ALGOLIA token lives (15552000: the tracker's default)",
     )
     return parser.parse_args(argv)
+
+
+def wants_demo_login(args: argparse.Namespace) -> bool:
+    """``--demo-login``/``--no-demo-login`` as given, else on only for the bundled demo site
+    (whose shop page logs in through it), never for a site of one's own."""
+    if args.demo_login is not None:
+        return bool(args.demo_login)
+    if not (REPO_ROOT / "build.py").is_file():
+        return False  # installed from the wheel: no bundled demo
+    return Path(args.web).resolve() == (REPO_ROOT / "web").resolve()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -140,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         proof_ttl=args.proof_ttl,
         token_scope=args.token_scope,
         metadata_max_bytes=args.metadata_max_bytes,
-        demo_login=args.demo_login,
+        demo_login=wants_demo_login(args),
         cookie_refresh=args.cookie_refresh,
         cookie_refresh_domain=args.cookie_domain,
         token_cookie_max_age=args.token_cookie_max_age,

@@ -54,8 +54,10 @@ class Settings:
     """The ``scope`` of anonymous access tokens (space-separated)."""
     metadata_max_bytes: int = 64 * 1024
     """Largest session or account metadata, as compact UTF-8 JSON; larger gets 413."""
-    demo_login: bool = True
-    """Serve ``POST /demo/login`` (a demo-only login with no password); off in production."""
+    demo_login: bool = False
+    """Serve ``POST /demo/login`` (a demo-only login with no password): anyone could log in
+    as anyone, so it is off unless asked for (``python -m collector`` asks for it when it
+    serves the bundled demo site)."""
     clock: Callable[[], float] = field(default_factory=lambda: time.time)
     """Seconds since the epoch: token times and expiry checks (tests pass a fake)."""
     cookie_refresh: bool = True

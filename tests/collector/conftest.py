@@ -170,7 +170,12 @@ def make_client(db_url: str, site: tuple[Path, Path]) -> Iterator[Any]:
 
     def make(**overrides: Any) -> Client:
         web, dist = site
-        options: dict[str, Any] = {"db": db_url, "web_dir": web, "dist_dir": dist}
+        options: dict[str, Any] = {
+            "db": db_url,
+            "web_dir": web,
+            "dist_dir": dist,
+            "demo_login": True,  # the test site stands for the bundled demo
+        }
         options.update(overrides)
         app = create_app(Settings(**options), warm_cache=False)
         apps.append(app)

@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import stat
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -434,16 +435,16 @@ def test_other_methods_get_a_json_405(api: Any) -> None:
 
 
 def test_flags_reach_the_settings() -> None:
-    from collector.__main__ import parse_args
+    from collector.__main__ import parse_args, wants_demo_login
 
     args = parse_args([])
     assert (args.session_ttl, args.access_ttl, args.proof_ttl) == (7 * 24 * 3600, 3600, 120)
-    assert args.demo_login is True and args.metadata_max_bytes == 64 * 1024
+    assert wants_demo_login(args) is True and args.metadata_max_bytes == 64 * 1024
     args = parse_args(
         ["--no-demo-login", "--access-ttl", "60", "--token-audience", "shop-api"]
         + ["--metadata-max-bytes", "1000", "--token-scope", "read:cart write:cart"]
     )
-    assert args.demo_login is False and args.access_ttl == 60
+    assert wants_demo_login(args) is False and args.access_ttl == 60
     assert args.token_audience == "shop-api" and args.metadata_max_bytes == 1000
     assert args.token_scope == "read:cart write:cart"
 
@@ -470,3 +471,16 @@ def test_hostile_json_gets_400_and_leaves_the_session_usable(api: Any) -> None:
     assert reply.status == 200, reply.text
     claims = decode(reply.json()["session_token"], "anonymous-session")
     assert claims["metadata"] == {"cart": ["tea"], "lang": "en"}
+
+
+def test_demo_login_is_off_for_a_site_of_ones_own(tmp_path: Path) -> None:
+    """The passwordless demo login comes with the bundled demo site only: serving another
+    site needs --demo-login to get it, and --no-demo-login always wins."""
+    from collector.__main__ import parse_args, wants_demo_login
+
+    assert wants_demo_login(parse_args(["--web", str(tmp_path)])) is False
+    assert wants_demo_login(parse_args(["--web", str(tmp_path), "--demo-login"])) is True
+    assert wants_demo_login(parse_args(["--no-demo-login"])) is False
+    from collector import Settings
+
+    assert Settings().demo_login is False
