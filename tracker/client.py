@@ -54,6 +54,8 @@ class Tracker:
         self.anonymous_session = AnonymousSession(self.state, self.profile.anonymous_id)
         self._started = False
         self._cleared = False
+        if self.consent.get() is not None:  # a remembered choice holds even before `init`
+            self._impose_consent(self.state.options["stateStorageStrategy"])
 
     # Sending and recording are imported and built on first use: a page starts (and a
     # returning visitor with nothing left to send reaches `ready`) without loading them.
@@ -95,12 +97,7 @@ class Tracker:
         new["stateStorageStrategy"] = state.options["stateStorageStrategy"]
         state.options = new
         state.apply_options()
-        imposed = self.consent.startup_mode()
-        if imposed is not None:
-            state.options["anonymousTracking"], strategy = imposed
-        state.set_strategy(strategy)
-        if imposed is not None and self.consent.get() == DENIED:
-            state.remove_identifiers(True, True)
+        self._impose_consent(strategy)
         if isinstance(options, dict):
             if "userToken" in options:
                 self.set_user_token(options["userToken"])
@@ -112,6 +109,18 @@ class Tracker:
         self.outbox.max_size = state.options["maxQueueSize"]
         self._start_delivery()
         self.anonymous_session.resume()
+
+    def _impose_consent(self, strategy: str) -> None:
+        """Set the storage strategy, unless the remembered choice (or, when respected, the
+        browser's GPC/DNT signal) imposes its own mode; a remembered `denied` also removes
+        the identifiers."""
+        state = self.state
+        imposed = self.consent.startup_mode()
+        if imposed is not None:
+            state.options["anonymousTracking"], strategy = imposed
+        state.set_strategy(strategy)
+        if imposed is not None and self.consent.get() == DENIED:
+            state.remove_identifiers(True, True)
 
     def _current_options(self) -> "Dict[str, Any]":
         return self.state.options

@@ -139,6 +139,30 @@ def test_denied_on_load_removes_ids_left_by_another_tab():
     assert _ids_stored(env) == []
 
 
+def test_a_remembered_denied_holds_on_a_page_that_never_calls_init():
+    from tracker import Tracker
+
+    env = Env()
+    env.jar.set_raw("_trk_consent", "denied", 3600)
+    env.jar.set_raw("ajs_anonymous_id", "4f1c1d4e-1111-4222-8333-444455556666", 3600)
+    t = Tracker(env.host())
+    t.set_anonymous_user_token()
+    t.track("Hello")
+    assert _ids_stored(env) == []
+    assert t.get_mode()["withServerAnonymisation"] is True
+    assert t.get_anonymous_id() is None
+
+
+def test_a_remembered_granted_holds_on_a_page_that_never_calls_init():
+    from tracker import Tracker
+
+    env = Env()
+    env.jar.set_raw("_trk_consent", "granted", 3600)
+    t = Tracker(env.host())
+    assert t.get_mode()["anonymous"] is False
+    assert is_uuid4(t.get_anonymous_id())
+
+
 def test_gpc_starts_a_visitor_without_a_choice_cookieless():
     env = Env()
     t = _tracker(env, {"respectGlobalPrivacyControl": True}, gpc=True)
