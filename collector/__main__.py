@@ -158,6 +158,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     app = create_app(settings)
     keys = signer(settings, app.state.store).keys
+    if len(keys.secret.encode()) < 32:
+        print(
+            f"collector: warning: the token secret ({keys.secret_from}) is shorter than 32 bytes;"
+            " anyone who guesses it can sign tokens: use a long random one",
+            file=sys.stderr,
+            flush=True,
+        )
     print(
         f"collector: token secret from {keys.secret_from}; API key (for /auth/login-proof) "
         f"in {keys.api_key_from}" + ("; demo login ON" if settings.demo_login else ""),

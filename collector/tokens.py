@@ -14,8 +14,6 @@ collector sharing that database signs with the same key.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import secrets
 import uuid
@@ -48,7 +46,6 @@ ACCESS = "access"
 PROOF = "login-proof"
 SESSION_AUDIENCE = "anonymous-session"
 PROOF_AUDIENCE = "login-proof"
-_KEY_LABEL = b"tracker anonymous sessions v1"
 _KEYS_TABLE = (
     "CREATE TABLE IF NOT EXISTS collector_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 )
@@ -127,9 +124,10 @@ def load_keys(store: Store) -> Keys:
 
 
 def signing_key(secret: str) -> bytes:
-    """The HS256 key for ``secret``: HMAC-SHA256(secret, "tracker anonymous sessions v1"),
-    32 bytes whatever the secret's length (what another service verifying tokens uses)."""
-    return hmac.new(secret.encode(), _KEY_LABEL, hashlib.sha256).digest()
+    """The HS256 key: the secret itself (UTF-8), so any service holding ``TRACKER_SECRET``
+    verifies the tokens with a plain ``jwt.decode``. At least 32 bytes is advised (RFC 7518
+    3.2); a generated secret has 64."""
+    return secret.encode("utf-8")
 
 
 class Signer:

@@ -97,7 +97,7 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "TRACKER_SECRET": "browser-tests-secret"},
+            env={**os.environ, "TRACKER_SECRET": "browser-tests-secret-of-at-least-32-bytes"},
         )
     try:
         deadline = time.monotonic() + 30

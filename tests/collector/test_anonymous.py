@@ -16,7 +16,7 @@ import pytest
 
 from collector.tokens import signing_key
 
-SECRET = "collector-test-secret"
+SECRET = "collector-test-secret-long-enough-for-hs256"
 API_KEY = "collector-test-api-key"
 KEY = signing_key(SECRET)
 ANON = "0b6f1a52-8f3e-4c57-9d5e-2f1d6c1b7a90"
@@ -156,7 +156,9 @@ def test_missing_forged_tampered_and_alg_none_tokens_get_401(api: Any) -> None:
     header, payload, signature = token.split(".")
     claims = decode(token, "anonymous-session")
     tampered = f"{header}.{b64({**claims, 'user_id': 'someone-else'})}.{signature}"
-    forged = jwt.encode(claims, signing_key("not-the-secret"), algorithm="HS256")
+    forged = jwt.encode(
+        claims, signing_key("not-the-secret-but-32-bytes-long-anyway"), algorithm="HS256"
+    )
     none = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
     with pytest.warns(jwt.InsecureKeyLengthWarning):
         swapped_alg = jwt.encode(claims, KEY, algorithm="HS512")
@@ -329,7 +331,9 @@ def test_forged_expired_or_foreign_proof_gets_403_and_moves_nothing(
     forged_claims = {**decode(real, "login-proof"), "sub": "bob"}
     header, _, signature = real.split(".")
     bad_proofs = [
-        jwt.encode(forged_claims, signing_key("guess"), algorithm="HS256"),
+        jwt.encode(
+            forged_claims, signing_key("a-guessed-secret-that-is-32-bytes-long"), algorithm="HS256"
+        ),
         f"{header}.{b64(forged_claims)}.{signature}",
         f"{b64({'alg': 'none'})}.{b64(forged_claims)}.",
         "",
@@ -484,3 +488,27 @@ def test_demo_login_is_off_for_a_site_of_ones_own(tmp_path: Path) -> None:
     from collector import Settings
 
     assert Settings().demo_login is False
+
+
+CLOCKLESS: Any = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
+"""The tests' tokens are issued on a fake clock."""
+
+
+def test_tokens_verify_with_the_secret_itself(api: Any) -> None:
+    """Another service holding TRACKER_SECRET checks a token with a plain jwt.decode."""
+    answer = start(api, user_id=ANON)
+    claims = jwt.decode(
+        answer["access_token"],
+        SECRET,
+        algorithms=["HS256"],
+        audience="tracker-api",
+        options=CLOCKLESS,
+    )
+    assert claims["sub"] == ANON
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(
+            answer["access_token"],
+            "another-secret-of-32-bytes-or-more!",
+            algorithms=["HS256"],
+            audience="tracker-api",
+        )
