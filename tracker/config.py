@@ -73,8 +73,8 @@ def _check_option(name: str, value: "Any") -> "Optional[str]":
         if value is not None and not isinstance(value, str):
             return "must be a string or null"
     elif name == "cookieDuration":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            return "must be a positive number of milliseconds"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1000:
+            return "must be a number of milliseconds, at least 1000 (cookies live whole seconds)"
         if value > _MAX_COOKIE_DURATION_MS:
             return "must be at most 400 days (browsers cap cookies there)"
     elif name == "cookieSameSite":

@@ -159,6 +159,14 @@ def test_bad_init_options_warn_and_keep_defaults():
     assert len(env.warnings) == 3
 
 
+def test_a_cookie_duration_under_a_second_is_refused_not_a_deleted_cookie():
+    env = Env()
+    t = env.tracker({"cookieDuration": 500})
+    assert t.options["cookieDuration"] == 15552000000
+    assert "at least 1000" in env.warnings[-1]
+    assert t.set_anonymous_user_token() is not None
+
+
 def test_dispatch_maps_js_names_and_warns_on_unknown_methods():
     env = Env()
     t = env.tracker()
