@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent
 DIST = ROOT / "dist"
 PACKAGE = ROOT / "tracker"
 LOADER = ROOT / "loader" / "tracker.js"
+SNAPSHOT_SCRIPT = ROOT / "loader" / "snapshot.mjs"
 TYPES = ROOT / "loader" / "tracker.d.ts"
 NODE = ROOT / "node_modules"
 MPY_VERSION = "mpy v6.3"  # what the pinned MicroPython 1.29 runtime loads
@@ -228,9 +229,35 @@ def seal(path: Path) -> str:
     return target.name
 
 
+def python_modules(sources: list[Path]) -> list[str]:
+    """Dotted module names of the package's sources (`tracker`, `tracker.browser`, ...)."""
+    names = [module_name(p)[:-3].replace("/", ".") for p in sources]
+    return [n[: -len(".__init__")] if n.endswith(".__init__") else n for n in names]
+
+
+def find_node() -> str:
+    """The node that runs the pinned Pyodide to take its memory snapshot."""
+    tool = shutil.which("node")
+    if tool is None:
+        raise SystemExit("build: node not found; it takes the Pyodide memory snapshot")
+    return tool
+
+
+def pyodide_snapshot(node: str, bundle: Path, modules: list[str], target: Path) -> None:
+    """A Pyodide memory snapshot with the tracker imported (`loader/snapshot.mjs`), taken
+    with the pinned runtime from dist/, so it matches the files the page loads."""
+    pyodide = target.parent / "pyodide"
+    subprocess.run(
+        [node, str(SNAPSHOT_SCRIPT), str(pyodide.resolve()), str(bundle), ",".join(modules),
+         str(target)],
+        check=True,
+    )
+
+
 def build() -> None:
     """Write dist/ from scratch."""
     tool = find_mpy_cross()
+    node = find_node()
     if DIST.exists():
         shutil.rmtree(DIST)
     DIST.mkdir()
@@ -247,8 +274,10 @@ def build() -> None:
     lock_text = json.dumps(lock, indent=2, sort_keys=True) + "\n"
     (DIST / "pyodide" / "pyodide-lock.json").write_text(lock_text, encoding="utf-8")
     copy_files(PYSCRIPT_DIR, pyscript_files(), DIST / "pyscript")
+    pyodide_snapshot(node, DIST / "tracker-py.zip", python_modules(sources),
+                     DIST / "tracker-pyodide.snapshot")
 
-    logical = ["tracker-mpy.zip", "tracker-mpy.romfs", "tracker-py.zip"]
+    logical = ["tracker-mpy.zip", "tracker-mpy.romfs", "tracker-py.zip", "tracker-pyodide.snapshot"]
     logical += ["micropython/", "pyodide/", "pyscript/"]
     files = {name: seal(DIST / name.rstrip("/")) for name in logical}
     manifest = json.dumps(files, indent=2, sort_keys=True) + "\n"
