@@ -245,13 +245,33 @@ def find_node() -> str:
 
 def pyodide_snapshot(node: str, bundle: Path, modules: list[str], target: Path) -> None:
     """A Pyodide memory snapshot with the tracker imported (`loader/snapshot.mjs`), taken
-    with the pinned runtime from dist/, so it matches the files the page loads."""
+    with the pinned runtime from dist/, so it matches the files the page loads; then the
+    stdlib zip beside it loses the modules the snapshot holds."""
     pyodide = target.parent / "pyodide"
     subprocess.run(
         [node, str(SNAPSHOT_SCRIPT), str(pyodide.resolve()), str(bundle), ",".join(modules),
          str(target)],
         check=True,
     )
+    used = target.with_name(target.name + ".stdlib.json")
+    trim_stdlib(pyodide / "python_stdlib.zip", json.loads(used.read_text(encoding="utf-8")))
+    used.unlink()
+
+
+def trim_stdlib(stdlib: Path, used: list[str]) -> None:
+    """Rewrite Pyodide's stdlib zip without the modules the snapshot has imported (a restored
+    interpreter never reads them again); entries keep their order and dates, deflated at
+    level 9, so the output depends only on the input and zlib."""
+    drop = set(used)
+    with zipfile.ZipFile(stdlib) as source:
+        kept = [(info, source.read(info)) for info in source.infolist() if info.filename not in drop]
+    with zipfile.ZipFile(stdlib, "w") as target:
+        for old, data in kept:
+            info = zipfile.ZipInfo(old.filename, old.date_time)
+            info.create_system, info.external_attr = old.create_system, old.external_attr
+            if not old.is_dir():
+                info.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(info, data, compresslevel=9)
 
 
 def build() -> None:

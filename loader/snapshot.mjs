@@ -73,4 +73,20 @@ pyodide.runPython([
   'del gc, importlib, random, name',
   'import gc; gc.collect(); del gc',
 ].join('\n'));
+/* The stdlib files the snapshot has imported: build.py leaves them out of the stdlib zip the
+   page loads. Python's zip importers are dropped, so a restored interpreter reads that
+   smaller zip's directory afresh for any module it imports later. */
+const used = pyodide.runPython([
+  'import json, sys, zipimport',
+  'prefix = sys.path[0] if sys.path[0].endswith(".zip") else [p for p in sys.path if p.endswith(".zip")][0]',
+  'used = sorted(m.__spec__.origin[len(prefix) + 1:] for m in list(sys.modules.values())',
+  '              if getattr(m, "__spec__", None) and (m.__spec__.origin or "").startswith(prefix + "/"))',
+  'zipimport._zip_directory_cache.clear()',
+  'sys.path_importer_cache.clear()',
+  'result = json.dumps(used)',
+  'del json, zipimport, prefix, used',
+  'result',
+].join('\n'));
+pyodide.runPython('del result');
+fs.writeFileSync(output + '.stdlib.json', used);
 fs.writeFileSync(output, pyodide.makeMemorySnapshot());

@@ -159,3 +159,6 @@ def test_pyodide_snapshot_matches_the_runtime_and_imports_the_tracker(
     assert len(snapshot) - header[1] > wasm  # the interpreter's memory, not a stub
     for module in ("tracker/browser.py", "tracker/delivery.py", "tracker/recorder.py"):
         assert module.encode() in snapshot, module
+    stdlib = zipfile.ZipFile(dist / manifest["pyodide/"] / "python_stdlib.zip").namelist()
+    assert "json/__init__.py" not in stdlib and "asyncio/tasks.py" not in stdlib  # in the snapshot
+    assert "encodings/latin_1.py" in stdlib and "email/utils.py" in stdlib  # imported on demand
