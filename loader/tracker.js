@@ -330,7 +330,9 @@
       }).then(function (pyodide) {
         mark('runtime');
         /* the snapshot's `random` state is the same for every visitor: draw a fresh seed */
-        pyodide.pyimport('random').seed();
+        var random = pyodide.pyimport('random');
+        random.seed();
+        random.destroy();
         pyodide.registerJsModule('_tracker_host', host);
         var module = pyodide.pyimport('tracker.browser');
         mark('imported');
