@@ -249,8 +249,14 @@ def pyodide_snapshot(node: str, bundle: Path, modules: list[str], target: Path) 
     stdlib zip beside it loses the modules the snapshot holds."""
     pyodide = target.parent / "pyodide"
     subprocess.run(
-        [node, str(SNAPSHOT_SCRIPT), str(pyodide.resolve()), str(bundle), ",".join(modules),
-         str(target)],
+        [
+            node,
+            str(SNAPSHOT_SCRIPT),
+            str(pyodide.resolve()),
+            str(bundle),
+            ",".join(modules),
+            str(target),
+        ],
         check=True,
     )
     used = target.with_name(target.name + ".stdlib.json")
@@ -264,7 +270,9 @@ def trim_stdlib(stdlib: Path, used: list[str]) -> None:
     level 9, so the output depends only on the input and zlib."""
     drop = set(used)
     with zipfile.ZipFile(stdlib) as source:
-        kept = [(info, source.read(info)) for info in source.infolist() if info.filename not in drop]
+        kept = [
+            (info, source.read(info)) for info in source.infolist() if info.filename not in drop
+        ]
     with zipfile.ZipFile(stdlib, "w") as target:
         for old, data in kept:
             info = zipfile.ZipInfo(old.filename, old.date_time)
@@ -294,8 +302,9 @@ def build() -> None:
     lock_text = json.dumps(lock, indent=2, sort_keys=True) + "\n"
     (DIST / "pyodide" / "pyodide-lock.json").write_text(lock_text, encoding="utf-8")
     copy_files(PYSCRIPT_DIR, pyscript_files(), DIST / "pyscript")
-    pyodide_snapshot(node, DIST / "tracker-py.zip", python_modules(sources),
-                     DIST / "tracker-pyodide.snapshot")
+    pyodide_snapshot(
+        node, DIST / "tracker-py.zip", python_modules(sources), DIST / "tracker-pyodide.snapshot"
+    )
 
     logical = ["tracker-mpy.zip", "tracker-mpy.romfs", "tracker-py.zip", "tracker-pyodide.snapshot"]
     logical += ["micropython/", "pyodide/", "pyscript/"]

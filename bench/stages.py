@@ -94,19 +94,24 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 cold["warm"], cold["warm_blocking"] = warm["ready"], warm["blocking"]
                 samples[name].append(cold)
-                print(f"round {round_no} {name}: ready {cold['ready']:.0f} ms, "
-                      f"blocking {cold['blocking']:.0f} ms, warm {warm['ready']:.0f} ms",
-                      flush=True)
+                print(
+                    f"round {round_no} {name}: ready {cold['ready']:.0f} ms, "
+                    f"blocking {cold['blocking']:.0f} ms, warm {warm['ready']:.0f} ms",
+                    flush=True,
+                )
         browser.close()
 
     print()
     for name, runs in samples.items():
+
         def med(key: str, runs: list[dict] = runs) -> float:
             return statistics.median(r[key] for r in runs)
 
-        print(f"{name} ({len(runs)} contexts): cold ready {med('ready'):.0f} ms, blocking "
-              f"{med('blocking'):.0f} ms, warm ready {med('warm'):.0f} ms, warm blocking "
-              f"{med('warm_blocking'):.0f} ms, download {med('bytes') / 1e6:.2f} MB")
+        print(
+            f"{name} ({len(runs)} contexts): cold ready {med('ready'):.0f} ms, blocking "
+            f"{med('blocking'):.0f} ms, warm ready {med('warm'):.0f} ms, warm blocking "
+            f"{med('warm_blocking'):.0f} ms, download {med('bytes') / 1e6:.2f} MB"
+        )
         marks = sorted(runs[0]["marks"], key=runs[0]["marks"].get)
         line = ", ".join(
             f"{m} {statistics.median(r['marks'][m] for r in runs if m in r['marks']):.0f}"
