@@ -1,8 +1,10 @@
 """Build dist/: the loader, the tracker's sources per runtime, and only the runtime files they load.
 
-Run as `.venv/bin/python build.py`. The output is reproducible: the same sources and
-runtimes give byte-identical files (fixed zip timestamps, sorted entries, no paths
-from this machine inside the compiled .mpy files).
+Run as `.venv/bin/python build.py` (it needs node: the Pyodide memory snapshot,
+`tracker-pyodide.<hash>.snapshot`, is taken by running the pinned Pyodide with
+`loader/snapshot.mjs`). The output is reproducible: the same sources and runtimes give
+byte-identical files (fixed zip timestamps, sorted entries, no paths from this machine
+inside the compiled .mpy files, entropy and clocks fixed while the snapshot is taken).
 
 Every name under dist/ except `tracker.js`, `tracker.d.ts` and `manifest.json` carries a
 content hash (`tracker-mpy.<hash>.zip`, `micropython.<hash>/`: a directory's hash covers
