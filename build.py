@@ -248,7 +248,8 @@ def find_node() -> str:
 def pyodide_snapshot(node: str, bundle: Path, modules: list[str], target: Path) -> None:
     """A Pyodide memory snapshot with the tracker imported (`loader/snapshot.mjs`), taken
     with the pinned runtime from dist/, so it matches the files the page loads; then the
-    stdlib zip beside it loses the modules the snapshot holds."""
+    loader's stdlib zip (`tracker-pyodide-stdlib.zip`) is Pyodide's without the modules the
+    snapshot holds (dist/pyodide/ keeps the full one for plain Pyodide and PyScript pages)."""
     pyodide = target.parent / "pyodide"
     subprocess.run(
         [
@@ -262,12 +263,16 @@ def pyodide_snapshot(node: str, bundle: Path, modules: list[str], target: Path) 
         check=True,
     )
     used = target.with_name(target.name + ".stdlib.json")
-    trim_stdlib(pyodide / "python_stdlib.zip", json.loads(used.read_text(encoding="utf-8")))
+    trim_stdlib(
+        pyodide / "python_stdlib.zip",
+        json.loads(used.read_text(encoding="utf-8")),
+        target.with_name("tracker-pyodide-stdlib.zip"),
+    )
     used.unlink()
 
 
-def trim_stdlib(stdlib: Path, used: list[str]) -> None:
-    """Rewrite Pyodide's stdlib zip without the modules the snapshot has imported (a restored
+def trim_stdlib(stdlib: Path, used: list[str], target_path: Path) -> None:
+    """Pyodide's stdlib zip without the modules the snapshot has imported (a restored
     interpreter never reads them again); entries keep their order and dates, deflated at
     level 9, so the output depends only on the input and zlib."""
     drop = set(used)
@@ -275,7 +280,7 @@ def trim_stdlib(stdlib: Path, used: list[str]) -> None:
         kept = [
             (info, source.read(info)) for info in source.infolist() if info.filename not in drop
         ]
-    with zipfile.ZipFile(stdlib, "w") as target:
+    with zipfile.ZipFile(target_path, "w") as target:
         for old, data in kept:
             info = zipfile.ZipInfo(old.filename, old.date_time)
             info.create_system, info.external_attr = old.create_system, old.external_attr
@@ -308,7 +313,8 @@ def build() -> None:
         node, DIST / "tracker-py.zip", python_modules(sources), DIST / "tracker-pyodide.snapshot"
     )
 
-    logical = ["tracker-mpy.zip", "tracker-mpy.romfs", "tracker-py.zip", "tracker-pyodide.snapshot"]
+    logical = ["tracker-mpy.zip", "tracker-mpy.romfs", "tracker-py.zip"]
+    logical += ["tracker-pyodide.snapshot", "tracker-pyodide-stdlib.zip"]
     logical += ["micropython/", "pyodide/", "pyscript/"]
     files = {name: seal(DIST / name.rstrip("/")) for name in logical}
     manifest = json.dumps(files, indent=2, sort_keys=True) + "\n"

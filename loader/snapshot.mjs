@@ -74,7 +74,7 @@ pyodide.runPython([
   'import gc; gc.collect(); del gc',
 ].join('\n'));
 /* The stdlib files the snapshot has imported: build.py leaves them out of the stdlib zip the
-   page loads. Python's zip importers are dropped, so a restored interpreter reads that
+   loader passes (tracker-pyodide-stdlib.zip). Python's zip importers are dropped, so a restored interpreter reads that
    smaller zip's directory afresh for any module it imports later. */
 const used = pyodide.runPython([
   'import json, sys, zipimport',

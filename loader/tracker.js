@@ -313,7 +313,8 @@
     function loadPyodide(base) {
       var dir = base + file('pyodide/');
       preload(dir + 'pyodide.asm.wasm', 'fetch');
-      preload(dir + 'python_stdlib.zip', 'fetch');
+      var stdlib = base + file('tracker-pyodide-stdlib.zip');  /* less what the snapshot holds */
+      preload(stdlib, 'fetch');
       preload(dir + 'pyodide.asm.mjs', 'script');
       var snapshot = fetchBytes(base + file('tracker-pyodide.snapshot'));
       snapshot.catch(fail);
@@ -323,9 +324,16 @@
           indexURL: dir,
           lockFileContents: PYODIDE_LOCK,
           packageBaseUrl: dir,
+          stdLibURL: stdlib,
           stdout: print,
           stderr: print,
-          _loadSnapshot: snapshot
+          /* Pyodide keeps its options for the page's lifetime: hand the 31.5 MB over once
+             (a thenable that forgets them), or they stay allocated beside the wasm memory */
+          _loadSnapshot: { then: function (resolve, reject) {
+            var bytes = snapshot;
+            snapshot = null;
+            return bytes.then(resolve, reject);
+          } }
         });
       }).then(function (pyodide) {
         mark('runtime');

@@ -72,6 +72,7 @@ def test_manifest_and_loader_name_the_hashed_files(builds: tuple[Path, Path]) ->
         "tracker-mpy.romfs",
         "tracker-py.zip",
         "tracker-pyodide.snapshot",
+        "tracker-pyodide-stdlib.zip",
         "micropython/",
         "pyodide/",
         "pyscript/",
@@ -159,6 +160,8 @@ def test_pyodide_snapshot_matches_the_runtime_and_imports_the_tracker(
     assert len(snapshot) - header[1] > wasm  # the interpreter's memory, not a stub
     for module in ("tracker/browser.py", "tracker/delivery.py", "tracker/recorder.py"):
         assert module.encode() in snapshot, module
-    stdlib = zipfile.ZipFile(dist / manifest["pyodide/"] / "python_stdlib.zip").namelist()
+    stdlib = zipfile.ZipFile(dist / manifest["tracker-pyodide-stdlib.zip"]).namelist()
     assert "json/__init__.py" not in stdlib and "asyncio/tasks.py" not in stdlib  # in the snapshot
     assert "encodings/latin_1.py" in stdlib and "email/utils.py" in stdlib  # imported on demand
+    full = zipfile.ZipFile(dist / manifest["pyodide/"] / "python_stdlib.zip").namelist()
+    assert "json/__init__.py" in full  # plain Pyodide and PyScript pages start Python themselves
