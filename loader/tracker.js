@@ -308,27 +308,43 @@
       });
     }
 
+    /* The interpreter comes up from a memory snapshot build.py took with the tracker already
+       imported (loader/snapshot.mjs): no Python start-up, no tracker files to unpack. */
     function loadPyodide(base) {
       var dir = base + file('pyodide/');
       preload(dir + 'pyodide.asm.wasm', 'fetch');
-      preload(dir + 'python_stdlib.zip', 'fetch');
+      var stdlib = base + file('tracker-pyodide-stdlib.zip');  /* less what the snapshot holds */
+      preload(stdlib, 'fetch');
       preload(dir + 'pyodide.asm.mjs', 'script');
-      var files = fetchBundle(base + file('tracker-py.zip'));
-      files.catch(fail);
+      var snapshot = fetchBytes(base + file('tracker-pyodide.snapshot'));
+      snapshot.catch(fail);
       return load(dir + 'pyodide.mjs').then(function (m) {
+        mark('mjs');
         return m.loadPyodide({
           indexURL: dir,
           lockFileContents: PYODIDE_LOCK,
           packageBaseUrl: dir,
+          stdLibURL: stdlib,
           stdout: print,
           stderr: print,
-          fsInit: function (FS, info) {
-            return files.then(function (entries) { install(FS, info.sitePackages + '/', entries); });
-          }
+          /* Pyodide keeps its options for the page's lifetime: hand the 31.5 MB over once
+             (a thenable that forgets them), or they stay allocated beside the wasm memory */
+          _loadSnapshot: { then: function (resolve, reject) {
+            var bytes = snapshot;
+            snapshot = null;
+            return bytes.then(resolve, reject);
+          } }
         });
       }).then(function (pyodide) {
+        mark('runtime');
+        /* the snapshot's `random` state is the same for every visitor: draw a fresh seed */
+        var random = pyodide.pyimport('random');
+        random.seed();
+        random.destroy();
         pyodide.registerJsModule('_tracker_host', host);
-        return bridge(pyodide.pyimport('tracker.browser'));
+        var module = pyodide.pyimport('tracker.browser');
+        mark('imported');
+        return bridge(module);
       });
     }
   }
@@ -450,41 +466,6 @@
       if (!response.ok) throw fetchError(url, response.status);
       return response.arrayBuffer();
     }, blame(url)).then(function (buffer) { return new Uint8Array(buffer); });
-  }
-
-  function fetchBundle(url) {
-    return fetchBytes(url).then(unzip);
-  }
-
-  /* Entries of an uncompressed zip as {name, data}; build.py writes only stored entries. */
-  function unzip(bytes) {
-    var view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    var decoder = new TextDecoder();
-    var entries = [];
-    for (var at = 0; at + 30 <= bytes.length && view.getUint32(at, true) === 0x04034b50;) {
-      var size = view.getUint32(at + 18, true);
-      var nameLength = view.getUint16(at + 26, true);
-      var dataStart = at + 30 + nameLength + view.getUint16(at + 28, true);
-      if (view.getUint16(at + 8, true) !== 0) throw new Error('compressed entry in bundle');
-      entries.push({
-        name: decoder.decode(bytes.subarray(at + 30, at + 30 + nameLength)),
-        data: bytes.subarray(dataStart, dataStart + size)
-      });
-      at = dataStart + size;
-    }
-    return entries;
-  }
-
-  /* Write the bundle's files under root in the runtime's in-memory file system. */
-  function install(FS, root, entries) {
-    entries.forEach(function (entry) {
-      var path = root + entry.name;
-      var parts = path.split('/');
-      for (var i = 2; i < parts.length; i++) {
-        try { FS.mkdir(parts.slice(0, i).join('/')); } catch (e) { /* exists already */ }
-      }
-      FS.writeFile(path, entry.data);
-    });
   }
 
   try {

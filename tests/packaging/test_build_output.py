@@ -71,6 +71,8 @@ def test_manifest_and_loader_name_the_hashed_files(builds: tuple[Path, Path]) ->
         "tracker-mpy.zip",
         "tracker-mpy.romfs",
         "tracker-py.zip",
+        "tracker-pyodide.snapshot",
+        "tracker-pyodide-stdlib.zip",
         "micropython/",
         "pyodide/",
         "pyscript/",
@@ -140,3 +142,26 @@ def test_romfs_image_holds_the_compiled_modules_aligned(builds: tuple[Path, Path
     assert {name: data for name, (_, data) in files.items()} == expected
     assert "tracker/browser.mpy" in files
     assert all(offset % 8 == 0 for offset, _ in files.values())
+
+
+def test_pyodide_snapshot_matches_the_runtime_and_imports_the_tracker(
+    builds: tuple[Path, Path],
+) -> None:
+    """The memory snapshot the loader restores on Pyodide: Pyodide's snapshot header, taken
+    by the pinned runtime shipped beside it, with every tracker module already imported."""
+    dist = builds[0]
+    manifest = json.loads((dist / "manifest.json").read_text())
+    snapshot = (dist / manifest["tracker-pyodide.snapshot"]).read_bytes()
+    header = memoryview(snapshot)[:16].cast("I")
+    assert header[1] % 16 == 0 and header[1] < len(snapshot)
+    config = json.loads(snapshot[48 : 48 + header[2]])  # after magic, sizes, build id
+    assert "hiwireKeys" in config
+    wasm = (dist / manifest["pyodide/"] / "pyodide.asm.wasm").stat().st_size
+    assert len(snapshot) - header[1] > wasm  # the interpreter's memory, not a stub
+    for module in ("tracker/browser.py", "tracker/delivery.py", "tracker/recorder.py"):
+        assert module.encode() in snapshot, module
+    stdlib = zipfile.ZipFile(dist / manifest["tracker-pyodide-stdlib.zip"]).namelist()
+    assert "json/__init__.py" not in stdlib and "asyncio/tasks.py" not in stdlib  # in the snapshot
+    assert "encodings/latin_1.py" in stdlib and "email/utils.py" in stdlib  # imported on demand
+    full = zipfile.ZipFile(dist / manifest["pyodide/"] / "python_stdlib.zip").namelist()
+    assert "json/__init__.py" in full  # plain Pyodide and PyScript pages start Python themselves
