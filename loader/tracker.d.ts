@@ -57,6 +57,8 @@ declare namespace Tracker {
     groupTraits?: string;
     /** Session id, index and last activity; default `_trk_ses`. */
     session?: string;
+    /** localStorage only: the anonymous session's tokens; default `_trk_anon_session`. */
+    anonymousSession?: string;
     /** The event buffer (localStorage only); default `_trk_queue`. */
     queue?: string;
     /** The remembered consent choice (cookie); default `_trk_consent`. */
@@ -291,8 +293,9 @@ declare namespace Tracker {
     /** Record the visitor's choice in the cookie `_trk_consent` and apply it at once:
      * `granted` = full tracking with the configured strategy; `denied` = server anonymisation
      * with strategy `none`, then `clearUserData()`. A stored choice wins on later loads.
-     * `null` forgets the choice (the mode in force stays until the next page load). */
-    setConsent(consent: Consent | null): void;
+     * `null` forgets the choice (the mode in force stays until the next page load).
+     * Returns the choice recorded (`null` for `null` or, after a warning, a bad value). */
+    setConsent(consent: Consent | null): Consent | null;
     /** The remembered choice, or `null` when the visitor has not chosen. */
     getConsent(): Consent | null;
 
@@ -362,7 +365,9 @@ declare namespace Tracker {
      * runtime could not load: then `loadError` says why). */
     readonly ready: Promise<void>;
     /** `null`, or why the runtime could not load (one console warning said so too); after a
-     * failure calls return nothing and callbacks given to them never run. */
+     * failure calls return `undefined`, callbacks given to them never run, and the calls that
+     * return a Promise (`flush`, the anonymous-session calls) resolve it with `undefined`
+     * (`flush`) or `null` at once, so nothing awaiting them hangs. */
     readonly loadError: LoadError | null;
     /** The queue of calls made through the stub before the tracker loaded. */
     q?: { push(...calls: ArrayLike<unknown>[]): unknown };

@@ -195,14 +195,23 @@
       var queue = pending;
       pending = [];
       tracker.q = pending;
-      var options = null;
+      /* the first queued init runs first, as analytics.js runs its `load`: every call
+         queued before it then sees the page's options; `tracker('init')` alone is
+         init with the defaults */
+      var options = 'null';
       for (var i = 0; i < queue.length; i++) {
         if (queue[i][0] === 'init') {
-          options = queue.splice(i, 1)[0][1];
+          var given = queue.splice(i, 1)[0][1];
+          try {
+            options = JSON.stringify(given == null ? {} : given);
+          } catch (e) {
+            warn('init: options cannot be read (' + describe(e) + '): using the defaults');
+            options = '{}';
+          }
           break;
         }
       }
-      py.start(JSON.stringify(options === undefined ? null : options));
+      py.start(options);
       mark('started');
       state = 'ready';
       for (var j = 0; j < queue.length; j++) {

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .support import ANON_TOKEN_RE, TrackerPage
+from .support import ANON_TOKEN_RE, UUID4_RE, TrackerPage, stored
 
 SIX_MONTHS_MS = 15_552_000_000
 ONE_DAY_MS = 86_400_000
@@ -144,6 +144,25 @@ def test_queued_calls_are_replayed_in_order(tp: TrackerPage):
     assert tp.call("getUserToken") == "b"
     assert tp.call("getAuthenticatedUserToken") == "auth-2"
     assert tp.wait_for("window.seen && window.seen.length >= 2 && window.seen") == ["a", "b"]
+
+
+def test_init_without_options_or_with_unreadable_ones_starts_with_the_defaults(tp: TrackerPage):
+    """`tracker('init')` alone is init with the defaults (all options are optional); options
+    JSON cannot carry (a circular object) give one warning and the defaults, not a failed load."""
+    tp.open("tracker('init');", name="bare-init")
+    assert UUID4_RE.match(stored(tp.cookie_value("ajs_anonymous_id")) or "")
+    assert tp.js("return tracker.loadError") is None
+    tp.context.clear_cookies()
+    tp.open(
+        "var o = { appId: 'x' }; o.self = o;",
+        "tracker('init', o);",
+        "tracker('setUserToken', 'after-bad-init');",
+        name="circular-init",
+    )
+    assert tp.js("return tracker.loadError") is None
+    assert len(tp.wait_for_warnings(1, "init: options cannot be read")) == 1
+    assert tp.call("getUserToken") == "after-bad-init"
+    assert UUID4_RE.match(stored(tp.cookie_value("ajs_anonymous_id")) or "")
 
 
 def test_function_argument_runs_once_when_ready(tp: TrackerPage):
