@@ -3,12 +3,16 @@ leaked, in which request (or storage entry), under which mode.
 
 Identifiers are found two ways: by field (``anonymousId``, ``userId``, tokens, traits,
 ``groupId``, a session the mode forbids, an IP under server anonymisation) and by value
-(every identifier the test, the page's storage or earlier requests revealed, and any
-uuid-shaped or ``anonymous-`` token value that is not the event's own messageId or session).
+(every identifier the test, the page's storage or earlier requests revealed, also when
+URL-encoded, base64-encoded, hashed with md5/sha1/sha256 or stripped of a uuid's dashes, and
+any uuid-shaped or ``anonymous-`` token value that is not the event's own messageId or session).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -117,8 +121,46 @@ def known_identifiers(
     return found
 
 
-def _contains(text: str, secret: str) -> bool:
-    return secret in text or quote(secret, safe="") in text
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{12,}={0,2}")
+
+
+def _disguises(secret: str) -> list[tuple[str, str]]:
+    """(form, how) pairs a page might send ``secret`` as, matched case-insensitively:
+    URL-encoded, a uuid without its dashes, or its md5/sha1/sha256 hex digest (a hashed
+    identifier still identifies the visitor)."""
+    raw = secret.encode("utf-8")
+    forms = [(quote(secret, safe=""), " (URL-encoded)")]
+    dashless = secret.replace("-", "")
+    if dashless != secret and len(dashless) >= 16:
+        forms.append((dashless, " (without its dashes)"))
+    for name in ("md5", "sha1", "sha256"):
+        forms.append((hashlib.new(name, raw).hexdigest(), " (as its %s hash)" % name))
+    return forms
+
+
+def _base64_decoded(text: str) -> Iterator[str]:
+    """The text inside every base64-looking run of ``text`` (standard or URL-safe alphabet)."""
+    for run in _BASE64.findall(text):
+        token = run.rstrip("=").replace("+", "-").replace("/", "_")
+        try:
+            decoded = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except (ValueError, binascii.Error):
+            continue
+        yield decoded.decode("utf-8", "ignore")
+
+
+def _contains(text: str, secret: str) -> str | None:
+    """How ``text`` holds ``secret`` (as is, or disguised: see :func:`_disguises`, and
+    base64-encoded), or None."""
+    if secret in text:
+        return ""
+    lowered = text.lower()
+    for form, how in _disguises(secret):
+        if form.lower() in lowered:
+            return how
+    if any(secret in decoded for decoded in _base64_decoded(text)):
+        return " (base64-encoded)"
+    return None
 
 
 def _match(
@@ -127,8 +169,9 @@ def _match(
     """Why ``text`` holds an identifier, or None; ``own`` names the allowed ids; ``guess``:
     also flag values shaped like identifiers (uuids, emails), not only known ones."""
     for secret, origin in secrets.items():
-        if secret not in allowed and _contains(text, secret):
-            return "contains %s" % origin
+        how = None if secret in allowed else _contains(text, secret)
+        if how is not None:
+            return "contains %s%s" % (origin, how)
     if not guess:
         return None
     for email in _EMAIL.findall(text):

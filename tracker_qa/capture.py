@@ -106,7 +106,6 @@ PIXEL_GIF = bytes.fromhex(
 )
 
 
-
 def _pixel_path(path: str) -> str:
     """``/i`` beside ``path`` (``/collect`` -> ``/i``, ``/t/collect`` -> ``/t/i``)."""
     return path[: path.rfind("/") + 1] + "i"

@@ -240,3 +240,23 @@ def test_pixel_query_decoding() -> None:
         "timestamp": 17,
         "type": "track",
     }
+
+
+def test_disguised_identifiers_are_found_and_say_how() -> None:
+    """An anonymousId sent base64-encoded, hashed, without its dashes or upper-cased is
+    still the visitor's identifier."""
+    import base64
+    import hashlib
+
+    state = state_of({"withServerAnonymisation": True}, "none", anonymous_id=ANON)
+    disguises = {
+        "b64": (base64.b64encode(('{"v":"%s"}' % ANON).encode()).decode(), "base64-encoded"),
+        "sha": (hashlib.sha256(ANON.encode()).hexdigest(), "sha256 hash"),
+        "md5": (hashlib.md5(ANON.encode()).hexdigest().upper(), "md5 hash"),
+        "hex": (ANON.replace("-", ""), "without its dashes"),
+    }
+    for name, (value, how) in disguises.items():
+        capture = capture_of(([event(0, properties={name: value})], {}))
+        message = failure(lambda c=capture: assert_no_identifier_leaked(c, state))
+        assert "properties.%s" % name in message and how in message, (name, message)
+    assert_no_identifier_leaked(capture_of(([event(0, properties={"plain": "hello"})], {})), state)
