@@ -11,10 +11,11 @@ raises for anything a page passes.
 from . import privacy
 from .anonymous_session import AnonymousSession
 from .config import merge_options
-from .consent import DENIED, GRANTED, Consent
+from .consent import GRANTED, Consent
 from .events import scrub
 from .host import Host, default_host
 from .outbox import Outbox
+from .page_events import PageEvents
 from .profile import Group, Profile, User
 from .session import Sessions
 from .state import TrackerState
@@ -48,14 +49,16 @@ class Tracker:
         tab = None
         if self.host.listen is not None:
             tab = "".join("%02x" % b for b in self.host.random_bytes(6))
-        self.outbox = Outbox(tab, self.host.now_ms, self._load_queue, self._save_queue, self._warn)
+        self.outbox = Outbox(
+            tab, self.host.now_ms, self.state.load_queue, self.state.save_queue, self._warn
+        )
         self._delivery: "Optional[Delivery]" = None
         self._recorder: "Optional[Recorder]" = None
         self.anonymous_session = AnonymousSession(self.state, self.profile.anonymous_id)
-        self._started = False
+        self.page_events = PageEvents(self.host, self.outbox, lambda: self.delivery)
         self._cleared = False
         if self.consent.get() is not None:  # a remembered choice holds even before `init`
-            self._impose_consent(self.state.options["stateStorageStrategy"])
+            self.consent.impose(self.state.options["stateStorageStrategy"])
 
     # Sending and recording are imported and built on first use: a page starts (and a
     # returning visitor with nothing left to send reaches `ready`) without loading them.
@@ -97,7 +100,7 @@ class Tracker:
         new["stateStorageStrategy"] = state.options["stateStorageStrategy"]
         state.options = new
         state.apply_options()
-        self._impose_consent(strategy)
+        self.consent.impose(strategy)
         if isinstance(options, dict):
             if "userToken" in options:
                 self.set_user_token(options["userToken"])
@@ -107,20 +110,8 @@ class Tracker:
                 self.set_anonymous_id(options["anonymousId"])
         self._resume()
         self.outbox.max_size = state.options["maxQueueSize"]
-        self._start_delivery()
+        self.page_events.start()
         self.anonymous_session.resume()
-
-    def _impose_consent(self, strategy: str) -> None:
-        """Set the storage strategy, unless the remembered choice (or, when respected, the
-        browser's GPC/DNT signal) imposes its own mode; a remembered `denied` also removes
-        the identifiers."""
-        state = self.state
-        imposed = self.consent.startup_mode()
-        if imposed is not None:
-            state.options["anonymousTracking"], strategy = imposed
-        state.set_strategy(strategy)
-        if imposed is not None and self.consent.get() == DENIED:
-            state.remove_identifiers(True, True)
 
     def _current_options(self) -> "Dict[str, Any]":
         return self.state.options
@@ -131,38 +122,6 @@ class Tracker:
         self.sessions.step(True)
 
     # -- delivery --------------------------------------------------------------------------
-
-    def _start_delivery(self) -> None:
-        """On the first `init`: listen for page hide and take over events an earlier page
-        load left unsent; on every `init`, send what waits (the collector may be new)."""
-        if not self._started:
-            self._started = True
-            if self.host.listen is not None:
-                try:
-                    self.host.listen(self._page_event)
-                except Exception as exc:
-                    self._warn("could not listen for page hide: %r" % exc)
-            self.outbox.adopt()
-        if self.outbox.entries:
-            self.delivery.kick()
-
-    def _page_event(self, kind: str) -> None:
-        if kind == "online":
-            self.outbox.adopt()
-            self.delivery.online()
-        else:
-            self.delivery.page_hidden(kind)
-
-    def _load_queue(self) -> "Any":
-        slot = self.state.slots["queue"]
-        store = self.state.store
-        return store.get(slot, memory=False) if store.places(slot) else None
-
-    def _save_queue(self, text: str) -> None:
-        slot = self.state.slots["queue"]
-        store = self.state.store
-        if store.places(slot):
-            store.set(slot, None, text)
 
     def flush(self, callback: "Any" = None) -> None:
         """Send every waiting event now; `callback()` runs once the buffer is empty or the

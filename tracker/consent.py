@@ -83,6 +83,18 @@ class Consent:
             return dict(DENIED_MODE), "none"
         return None
 
+    def impose(self, strategy: str) -> None:
+        """Set the storage strategy, unless the remembered choice (or, when respected, the
+        browser's signal) imposes its own mode; a remembered `denied` also removes the
+        identifiers. Runs at `init`, and at start when a choice is stored."""
+        state = self._state
+        imposed = self.startup_mode()
+        if imposed is not None:
+            state.options["anonymousTracking"], strategy = imposed
+        state.set_strategy(strategy)
+        if imposed is not None and self.get() == DENIED:
+            state.remove_identifiers(True, True)
+
     def signalled(self) -> bool:
         """Whether the browser sends Global Privacy Control or Do Not Track."""
         signal = getattr(self._state.host, "privacy_signal", None)

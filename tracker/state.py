@@ -124,6 +124,17 @@ class TrackerState:
     def remove(self, name: str) -> None:
         self.store.remove(self.slots[name])
 
+    def load_queue(self) -> "Any":
+        """The stored event buffer's text, when the strategy keeps one (else None)."""
+        slot = self.slots["queue"]
+        return self.store.get(slot, memory=False) if self.store.places(slot) else None
+
+    def save_queue(self, text: str) -> None:
+        """Store the event buffer's text where the strategy keeps it."""
+        slot = self.slots["queue"]
+        if self.store.places(slot):
+            self.store.set(slot, None, text)
+
     def remove_identifiers(self, keep_user: bool, keep_session: bool) -> None:
         """Remove every identifier from cookies and localStorage (from memory too, unless
         its kind is kept); the event buffer stays."""
