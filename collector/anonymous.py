@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 
 from collector import tokens
 from collector.endpoints import ANY_METHOD, Problem, by_method
-from collector.payload import BadInput, encode_event, parse_json
+from collector.payload import encode_event, parse_json
 from collector.settings import Settings
 from collector.store import Row, Store, Transaction
 
@@ -58,8 +58,6 @@ TABLES = (
 )
 
 MAX_ID_CHARS = 200
-MAX_JSON_DEPTH = 32
-"""Deepest nesting a token request, metadata patch or login accepts."""
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")
 
 
@@ -77,10 +75,10 @@ def bearer(request: Request) -> str:
     return token.strip()
 
 
-async def read_json(request: Request, limit: int) -> Any:
+async def read_json(request: Request, limit: int, max_depth: int) -> Any:
     """The request's JSON body (None when empty); 413 above ``limit`` bytes, 400 unless strict
     JSON that can be stored and answered again (no NaN or Infinity, no lone surrogate, at
-    most ``MAX_JSON_DEPTH`` levels deep)."""
+    most ``max_depth`` levels deep)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise Problem(413, f"request body over {limit} bytes")
@@ -90,12 +88,12 @@ async def read_json(request: Request, limit: int) -> Any:
     if not body.strip():
         return None
     try:
-        value = parse_json(body.decode("utf-8"), MAX_JSON_DEPTH)
+        value = parse_json(body.decode("utf-8"), max_depth)
         encode_event(value, "the body")
     except UnicodeDecodeError:
         raise Problem(400, "the body is not valid JSON: not UTF-8") from None
-    except BadInput as bad:
-        raise Problem(bad.status, f"the body is not valid JSON: {bad.message}") from None
+    except Problem as bad:
+        raise Problem(bad.status, f"the body is not valid JSON: {bad.error}") from None
     return value
 
 
@@ -306,6 +304,10 @@ def routes(settings: Settings, store: Store) -> list[BaseRoute]:
     sessions = SessionStore(settings, store)
     body_limit = settings.metadata_max_bytes + 4096
 
+    async def json_object(request: Request, what: str, limit: int = body_limit) -> dict[str, Any]:
+        """The request's body, which must be a JSON object (an empty body is ``{}``)."""
+        return _object(await read_json(request, limit, settings.max_json_depth), what)
+
     def answer(session: dict[str, Any]) -> dict[str, Any]:
         user_id, session_id = session["user_id"], session["session_id"]
         return {
@@ -328,7 +330,7 @@ def routes(settings: Settings, store: Store) -> list[BaseRoute]:
             raise _unauthorized(f"session token refused: {exc}") from None
 
     async def start(request: Request) -> Response:
-        body = _object(await read_json(request, body_limit), "the body")
+        body = await json_object(request, "the body")
         given = body.get("user_id")
         user_id = str(uuid.uuid4()) if given is None else _id(given, "user_id")
         metadata = _object(body.get("metadata"), "metadata")
@@ -337,7 +339,7 @@ def routes(settings: Settings, store: Store) -> list[BaseRoute]:
 
     async def patch(request: Request) -> Response:
         claims = session_claims(request)
-        body = _object(await read_json(request, body_limit), "the metadata patch")
+        body = await json_object(request, "the metadata patch")
         wrapped = body.get("metadata")
         if set(body) == {"metadata"} and (wrapped is None or isinstance(wrapped, dict)):
             body = wrapped or {}
@@ -351,7 +353,7 @@ def routes(settings: Settings, store: Store) -> list[BaseRoute]:
 
     async def transfer(request: Request) -> Response:
         claims = session_claims(request)
-        body = _object(await read_json(request, body_limit), "the body")
+        body = await json_object(request, "the body")
         try:
             proof = signer.verify(str(body.get("login_proof") or ""), tokens.PROOF)
         except tokens.TokenError as exc:
@@ -383,14 +385,14 @@ def routes(settings: Settings, store: Store) -> list[BaseRoute]:
 
     async def login_proof(request: Request) -> Response:
         api_key = bearer(request)
-        body = _object(await read_json(request, 16384), "the body")
+        body = await json_object(request, "the body", 16384)
         return JSONResponse(issue_proof(api_key, body))
 
     async def demo_login(request: Request) -> Response:
         """DEMO ONLY: logs anyone in as any username, no password. Off with --no-demo-login."""
         if not settings.demo_login:
             raise Problem(404, "the demo login is switched off")
-        body = _object(await read_json(request, 16384), "the body")
+        body = await json_object(request, "the body", 16384)
         username = body.get("username")
         if not isinstance(username, str) or not _USERNAME.match(username):
             raise Problem(400, "username must be 1 to 64 letters, digits or _.@+-")

@@ -22,9 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from collector.endpoints import ANY_METHOD, by_method
+from collector.endpoints import ANY_METHOD, Problem, by_method
 from collector.payload import (
-    BadInput,
     encode_event,
     event_from_query,
     events_from_body,
@@ -109,10 +108,6 @@ def format_time(moment: datetime) -> str:
     """``received_at`` as stored: ISO-8601 UTC to the millisecond, so text order is time order."""
     moment = moment.astimezone(UTC)
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
 
 
 @dataclass(frozen=True)
@@ -215,7 +210,7 @@ def _row(event: dict[str, Any], visitor: _Visitor, received: str, where: str) ->
 def _event_rows(
     events: Sequence[dict[str, Any]], visitor: _Visitor, received: str
 ) -> list[tuple[Any, ...]]:
-    """The rows to insert (first of each ``messageId``), or :class:`BadInput` for an event
+    """The rows to insert (first of each ``messageId``), or :class:`Problem` for an event
     that cannot be stored."""
     seen: set[str] = set()
     rows = []
@@ -279,11 +274,11 @@ class _Collect:
         )
         try:
             done = await run_in_threadpool(self._store, events, visitor, base)
-        except BadInput as bad:
-            return _error(bad.status, bad.message)
+        except Problem:
+            raise
         except Exception:
             log.exception("storing %d events failed", len(events))
-            return _error(503, "the database is unavailable; retry later")
+            raise Problem(503, _DATABASE_DOWN) from None
         response = reply(done)
         if visitor.new_cookie and visitor.network_userid:
             response.headers.append(
@@ -296,6 +291,7 @@ class _Collect:
 
 
 _JSON_TYPES = ("application/json", "text/plain")
+_DATABASE_DOWN = "the database is unavailable; retry later"
 
 
 def _media_type(request: Request) -> str:
@@ -310,14 +306,11 @@ def routes(settings: Settings, store: Store, hooks: Sequence[EventHook] = ()) ->
         media_type = _media_type(request)
         if media_type not in _JSON_TYPES:
             shown = media_type or "none"
-            return _error(415, f"Content-Type {shown}: send application/json or text/plain")
-        try:
-            body = await read_body(
-                request.stream(), request.headers.get("content-length"), settings.max_body_bytes
-            )
-            events = events_from_body(body, settings.max_json_depth, settings.max_batch_events)
-        except BadInput as bad:
-            return _error(bad.status, bad.message)
+            raise Problem(415, f"Content-Type {shown}: send application/json or text/plain")
+        body = await read_body(
+            request.stream(), request.headers.get("content-length"), settings.max_body_bytes
+        )
+        events = events_from_body(body, settings.max_json_depth, settings.max_batch_events)
 
         def reply(batch: Batch) -> Response:
             stored = len(batch.events)
@@ -326,14 +319,11 @@ def routes(settings: Settings, store: Store, hooks: Sequence[EventHook] = ()) ->
         return await collect.handle(request, events, reply)
 
     async def get_pixel(request: Request) -> Response:
-        try:
-            event = event_from_query(
-                request.scope.get("query_string", b""),
-                settings.max_json_depth,
-                settings.max_body_bytes,
-            )
-        except BadInput as bad:
-            return _error(bad.status, bad.message)
+        event = event_from_query(
+            request.scope.get("query_string", b""),
+            settings.max_json_depth,
+            settings.max_body_bytes,
+        )
 
         def reply(batch: Batch) -> Response:
             headers = {"cache-control": "no-store"}
@@ -342,15 +332,12 @@ def routes(settings: Settings, store: Store, hooks: Sequence[EventHook] = ()) ->
         return await collect.handle(request, [event], reply)
 
     async def api_events(request: Request) -> Response:
-        try:
-            query = _EventQuery.parse(request, settings.max_api_limit)
-        except BadInput as bad:
-            return _error(bad.status, bad.message)
+        query = _EventQuery.parse(request, settings.max_api_limit)
         try:
             found = await run_in_threadpool(query.run, store)
         except Exception:
             log.exception("reading events failed")
-            return _error(503, "the database is unavailable; retry later")
+            raise Problem(503, _DATABASE_DOWN) from None
         return JSONResponse(found, headers={"cache-control": "no-store"})
 
     return [
@@ -381,15 +368,15 @@ class _EventQuery:
             try:
                 value = int(raw)
             except ValueError:
-                raise BadInput(400, f"{name} must be an integer") from None
+                raise Problem(400, f"{name} must be an integer") from None
             if not least <= value <= _MAX_BIGINT:
-                raise BadInput(400, f"{name} must be between {least} and {_MAX_BIGINT}")
+                raise Problem(400, f"{name} must be between {least} and {_MAX_BIGINT}")
             return value
 
         def text(name: str) -> str | None:
             value = params.get(name) or None
             if value is not None and "\x00" in value:
-                raise BadInput(400, f"{name} contains a NUL character")
+                raise Problem(400, f"{name} contains a NUL character")
             return value
 
         return cls(

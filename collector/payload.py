@@ -1,6 +1,6 @@
 """Event payloads read safely: bounded body size, strict UTF-8, bounded JSON depth, checked shape.
 
-Everything here raises :class:`BadInput` (a status and a message for the client) on bad
+Everything here raises :class:`Problem` (a status and a message for the client) on bad
 input, never anything else, so no request can turn into a 500. JSON nesting is measured
 after parsing without recursion, and input deep enough to exhaust the parser's recursion
 limit is answered as too deep, not as a crash.
@@ -16,11 +16,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl
 
+from collector.endpoints import Problem
 from tracker.transport import STRING_FIELDS
 
 __all__ = [
     "STRING_FIELDS",
-    "BadInput",
     "check_events",
     "encode_event",
     "events_from_body",
@@ -40,15 +40,6 @@ limit in PostgreSQL (about 2700 bytes), and 500 characters stay under it in any 
 _JSONISH = re.compile(r"[\[{]|-?\d|true$|false$|null$")
 
 
-class BadInput(Exception):
-    """The request is at fault: answer ``status`` with ``{"error": message}``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 async def read_body(
     chunks: AsyncIterator[bytes], content_length: str | None, max_bytes: int
 ) -> bytes:
@@ -57,15 +48,15 @@ async def read_body(
         try:
             declared = int(content_length)
         except ValueError:
-            raise BadInput(400, "Content-Length is not a number") from None
+            raise Problem(400, "Content-Length is not a number") from None
         if declared > max_bytes:
-            raise BadInput(413, f"body of {declared} bytes is over the {max_bytes}-byte limit")
+            raise Problem(413, f"body of {declared} bytes is over the {max_bytes}-byte limit")
     parts: list[bytes] = []
     size = 0
     async for chunk in chunks:
         size += len(chunk)
         if size > max_bytes:
-            raise BadInput(413, f"body is over the {max_bytes}-byte limit")
+            raise Problem(413, f"body is over the {max_bytes}-byte limit")
         parts.append(chunk)
     return b"".join(parts)
 
@@ -98,19 +89,19 @@ def _finite(text: str) -> float:
 
 
 def parse_json(text: str, max_depth: int) -> Any:
-    """Strict JSON nested at most ``max_depth`` deep, or :class:`BadInput`: no NaN, no
+    """Strict JSON nested at most ``max_depth`` deep, or :class:`Problem`: no NaN, no
     Infinity, no number overflowing to it (a stored event must encode back to JSON).
 
     The parser stops input nested deeper than the interpreter's recursion limit with a
     ``RecursionError`` (answered as too deep, like any depth past ``max_depth``).
     """
-    too_deep = BadInput(400, f"JSON nested deeper than {max_depth} levels")
+    too_deep = Problem(400, f"JSON nested deeper than {max_depth} levels")
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise too_deep from None
     except ValueError as exc:
-        raise BadInput(400, f"invalid JSON: {exc}") from None
+        raise Problem(400, f"invalid JSON: {exc}") from None
     if json_depth(value, max_depth) > max_depth:
         raise too_deep
     return value
@@ -120,17 +111,17 @@ def _text(body: bytes) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BadInput(400, f"body is not UTF-8 (byte {exc.start})") from None
+        raise Problem(400, f"body is not UTF-8 (byte {exc.start})") from None
 
 
 def events_from_body(body: bytes, max_depth: int, max_events: int) -> list[dict[str, Any]]:
     """The events of a ``/collect`` body: one event object or a list of them, checked."""
     if not body.strip():
-        raise BadInput(400, "empty body: send an event object or a list of events")
+        raise Problem(400, "empty body: send an event object or a list of events")
     parsed = parse_json(_text(body).removeprefix("\ufeff"), max_depth)
     events = parsed if isinstance(parsed, list) else [parsed]
     if len(events) > max_events:
-        raise BadInput(413, f"{len(events)} events in one request; at most {max_events}")
+        raise Problem(413, f"{len(events)} events in one request; at most {max_events}")
     return check_events(events)
 
 
@@ -140,28 +131,28 @@ def _query_value(key: str, value: str, max_depth: int) -> Any:
         return value
     try:
         return parse_json(value, max_depth)
-    except BadInput as bad:
+    except Problem as bad:
         if value[:1] in "[{":
-            raise BadInput(400, f"parameter {key!r}: {bad.message}") from None
+            raise Problem(400, f"parameter {key!r}: {bad.error}") from None
         return value
 
 
 def event_from_query(query: bytes, max_depth: int, max_bytes: int) -> dict[str, Any]:
     """The one event a ``GET /i`` carries in its query string, checked."""
     if len(query) > max_bytes:
-        raise BadInput(413, f"query is over the {max_bytes}-byte limit")
+        raise Problem(413, f"query is over the {max_bytes}-byte limit")
     try:
         pairs = parse_qsl(
             query.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict"
         )
     except UnicodeDecodeError:
-        raise BadInput(400, "query is not UTF-8") from None
+        raise Problem(400, "query is not UTF-8") from None
     except ValueError as exc:
-        raise BadInput(400, f"bad query: {exc}") from None
+        raise Problem(400, f"bad query: {exc}") from None
     event: dict[str, Any] = {}
     for key, value in pairs:
         if key in event:
-            raise BadInput(400, f"parameter {key!r} given twice")
+            raise Problem(400, f"parameter {key!r} given twice")
         event[key] = _query_value(key, value, max_depth - 1)
     return check_events([event])[0]
 
@@ -169,26 +160,26 @@ def event_from_query(query: bytes, max_depth: int, max_bytes: int) -> dict[str, 
 def _identifier(value: Any, name: str, where: str, longest: int) -> None:
     """A string stored in its own (indexed) column: no NUL, bounded length."""
     if not isinstance(value, str):
-        raise BadInput(400, f"{where}: {name} must be a string")
+        raise Problem(400, f"{where}: {name} must be a string")
     if "\x00" in value:
-        raise BadInput(400, f"{where}: {name} contains a NUL character")
+        raise Problem(400, f"{where}: {name} contains a NUL character")
     if len(value) > longest:
-        raise BadInput(400, f"{where}: {name} is longer than {longest} characters")
+        raise Problem(400, f"{where}: {name} is longer than {longest} characters")
 
 
 def check_events(events: list[Any]) -> list[dict[str, Any]]:
-    """``events`` if every one is a valid event; else :class:`BadInput` naming the first fault."""
+    """``events`` if every one is a valid event; else :class:`Problem` naming the first fault."""
     if not events:
-        raise BadInput(400, "no events: send an event object or a non-empty list")
+        raise Problem(400, "no events: send an event object or a non-empty list")
     for index, event in enumerate(events):
         where = f"event {index}"
         if not isinstance(event, dict):
-            raise BadInput(400, f"{where} is not an object")
+            raise Problem(400, f"{where} is not an object")
         message_id = event.get("messageId")
         if message_id is None:
-            raise BadInput(400, f"{where}: messageId is missing")
+            raise Problem(400, f"{where}: messageId is missing")
         if not isinstance(message_id, str) or not message_id:
-            raise BadInput(400, f"{where}: messageId must be a non-empty string")
+            raise Problem(400, f"{where}: messageId must be a non-empty string")
         _identifier(message_id, "messageId", where, MAX_MESSAGE_ID)
         for key in ("type", "anonymousId", "userId"):
             if event.get(key) is not None:
@@ -198,13 +189,13 @@ def check_events(events: list[Any]) -> list[dict[str, Any]]:
 
 
 def encode_event(event: dict[str, Any], where: str) -> str:
-    """The event as stored (compact JSON), or :class:`BadInput` if it cannot be stored as
+    """The event as stored (compact JSON), or :class:`Problem` if it cannot be stored as
     UTF-8 text (a lone surrogate such as ``"\\ud800"`` parses but has no UTF-8 form)."""
     text = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise BadInput(400, f"{where}: a string holds a lone UTF-16 surrogate") from None
+        raise Problem(400, f"{where}: a string holds a lone UTF-16 surrogate") from None
     return text
 
 
@@ -219,19 +210,19 @@ def session_of(event: dict[str, Any]) -> Any:
 def _check_context(event: dict[str, Any], where: str) -> None:
     context = event.get("context")
     if context is not None and not isinstance(context, dict):
-        raise BadInput(400, f"{where}: context must be an object")
+        raise Problem(400, f"{where}: context must be an object")
     context = context or {}
     ip = context.get("ip")
     if ip is not None:
         if not isinstance(ip, str):
-            raise BadInput(400, f"{where}: context.ip must be a string")
+            raise Problem(400, f"{where}: context.ip must be a string")
         try:
             ipaddress.ip_address(ip)
         except ValueError:
-            raise BadInput(400, f"{where}: context.ip is not an IP address") from None
+            raise Problem(400, f"{where}: context.ip is not an IP address") from None
     session = session_of(event)
     if session is not None:
         if not isinstance(session, dict):
-            raise BadInput(400, f"{where}: session must be an object")
+            raise Problem(400, f"{where}: session must be an object")
         if session.get("id") is not None:
             _identifier(session["id"], "session.id", where, MAX_IDENTIFIER)
