@@ -130,14 +130,14 @@ class StatsHook:
             "excluded.pageviews, events = stats_days.events + excluded.events",
             (day, pageviews, len(batch.events)),
         )
-        identified = {_identifier(e) for e in batch.events} - {None}
-        for visitor in sorted(str(v) for v in identified):
+        identifiers = [_identifier(e) for e in batch.events]
+        for visitor in sorted({i for i in identifiers if i is not None}):
             tx.execute(
                 "INSERT INTO stats_identified (day, visitor_hash) VALUES (?, ?) "
                 "ON CONFLICT (day, visitor_hash) DO NOTHING",
                 (day, hashlib.sha256(visitor.encode()).hexdigest()),
             )
-        cookieless = [e for e in batch.events if _identifier(e) is None]
+        cookieless = [e for e, i in zip(batch.events, identifiers, strict=True) if i is None]
         if not cookieless:
             return
         salt = _salt(tx, day)

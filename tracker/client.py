@@ -57,8 +57,7 @@ class Tracker:
         self.anonymous_session = AnonymousSession(self.state, self.profile.anonymous_id)
         self.page_events = PageEvents(self.host, self.outbox, lambda: self.delivery)
         self._cleared = False
-        if self.consent.get() is not None:  # a remembered choice holds even before `init`
-            self.consent.impose(self.state.options["stateStorageStrategy"])
+        self.consent.impose(self.state.options["stateStorageStrategy"])  # a choice holds at once
 
     # Sending and recording are imported and built on first use: a page starts (and a
     # returning visitor with nothing left to send reaches `ready`) without loading them.

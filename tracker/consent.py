@@ -73,26 +73,22 @@ class Consent:
             return False, self._granted_strategy
         return dict(DENIED_MODE), "none"
 
-    def startup_mode(self) -> "Optional[Tuple[Any, str]]":
-        """What overrides `init`'s mode on this page load: the stored choice, else (with
-        `respectGlobalPrivacyControl`) the browser's GPC/DNT signal; None when nothing does."""
-        choice = self.get()
-        if choice is not None:
-            return self.mode_for(choice)
-        if self._state.options["respectGlobalPrivacyControl"] and self.signalled():
-            return dict(DENIED_MODE), "none"
-        return None
-
     def impose(self, strategy: str) -> None:
-        """Set the storage strategy, unless the remembered choice (or, when respected, the
-        browser's signal) imposes its own mode; a remembered `denied` also removes the
-        identifiers. Runs at `init`, and at start when a choice is stored."""
+        """Set the storage strategy, unless the remembered choice (or, with
+        `respectGlobalPrivacyControl` and no choice, the browser's GPC/DNT signal) imposes
+        its own mode; a remembered `denied` also removes the identifiers. Runs at start and
+        at every `init`."""
         state = self._state
-        imposed = self.startup_mode()
+        choice = self.get()
+        imposed = None
+        if choice is not None:
+            imposed = self.mode_for(choice)
+        elif state.options["respectGlobalPrivacyControl"] and self.signalled():
+            imposed = dict(DENIED_MODE), "none"
         if imposed is not None:
             state.options["anonymousTracking"], strategy = imposed
         state.set_strategy(strategy)
-        if imposed is not None and self.get() == DENIED:
+        if choice == DENIED:
             state.remove_identifiers(True, True)
 
     def signalled(self) -> bool:
