@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import re
@@ -124,7 +125,8 @@ def known_identifiers(
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]{12,}={0,2}")
 
 
-def _disguises(secret: str) -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=256)
+def _disguises(secret: str) -> tuple[tuple[str, str], ...]:
     """(form, how) pairs a page might send ``secret`` as, matched case-insensitively:
     URL-encoded, a uuid without its dashes, or its md5/sha1/sha256 hex digest (a hashed
     identifier still identifies the visitor)."""
@@ -135,7 +137,7 @@ def _disguises(secret: str) -> list[tuple[str, str]]:
         forms.append((dashless, " (without its dashes)"))
     for name in ("md5", "sha1", "sha256"):
         forms.append((hashlib.new(name, raw).hexdigest(), " (as its %s hash)" % name))
-    return forms
+    return tuple((form.lower(), how) for form, how in forms)
 
 
 def _base64_decoded(text: str) -> Iterator[str]:
@@ -149,16 +151,16 @@ def _base64_decoded(text: str) -> Iterator[str]:
         yield decoded.decode("utf-8", "ignore")
 
 
-def _contains(text: str, secret: str) -> str | None:
-    """How ``text`` holds ``secret`` (as is, or disguised: see :func:`_disguises`, and
-    base64-encoded), or None."""
+def _contains(text: str, lowered: str, decoded: list[str], secret: str) -> str | None:
+    """How ``text`` holds ``secret``: as is, disguised (see :func:`_disguises`; ``lowered``
+    is the text in lower case) or base64-encoded (``decoded``: the text's base64 runs,
+    decoded); None when it does not."""
     if secret in text:
         return ""
-    lowered = text.lower()
     for form, how in _disguises(secret):
-        if form.lower() in lowered:
+        if form in lowered:
             return how
-    if any(secret in decoded for decoded in _base64_decoded(text)):
+    if any(secret in plain for plain in decoded):
         return " (base64-encoded)"
     return None
 
@@ -168,8 +170,10 @@ def _match(
 ) -> str | None:
     """Why ``text`` holds an identifier, or None; ``own`` names the allowed ids; ``guess``:
     also flag values shaped like identifiers (uuids, emails), not only known ones."""
+    lowered = text.lower()
+    decoded = list(_base64_decoded(text))
     for secret, origin in secrets.items():
-        how = None if secret in allowed else _contains(text, secret)
+        how = None if secret in allowed else _contains(text, lowered, decoded, secret)
         if how is not None:
             return "contains %s%s" % (origin, how)
     if not guess:
