@@ -70,8 +70,8 @@ pyodide.runPython([
   'random.seed(0)',
   'for name in ' + JSON.stringify(modules.split(',')) + ':',
   '    importlib.import_module(name)',
+  'gc.collect()',
   'del gc, importlib, random, name',
-  'import gc; gc.collect(); del gc',
 ].join('\n'));
 /* The stdlib files the snapshot has imported: build.py leaves them out of the stdlib zip the
    loader passes (tracker-pyodide-stdlib.zip). Python's zip importers are dropped, so a restored interpreter reads that
