@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from collector.app import create_app
 from collector.settings import REPO_ROOT, Settings
-from collector.tokens import signer
+from collector.tokens import KeyFileError, signer
 
-__all__ = ["main", "parse_args"]
+__all__ = ["allowed_hosts", "main", "parse_args", "wants_demo_login", "wants_public_reads"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,6 +51,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--trust-proxy",
         action="store_true",
         help="record the client address from X-Forwarded-For (behind a reverse proxy only)",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name to answer besides the bind host and localhost (shop.example,"
+        " *.example.com, or * for any); repeatable. Other names get 400 (DNS rebinding)",
+    )
+    parser.add_argument(
+        "--public-reads",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="answer GET /api/events and /api/stats without the API key"
+        " (default: only where the demo login is on)",
     )
     parser.add_argument(
         "--honor-gpc",
@@ -129,6 +146,28 @@ def wants_demo_login(args: argparse.Namespace) -> bool:
     return Path(args.web).resolve() == (REPO_ROOT / "web").resolve()
 
 
+def wants_public_reads(args: argparse.Namespace) -> bool:
+    """``--public-reads``/``--no-public-reads`` as given, else the demo login's rule: the
+    bundled demo's pages read /api/* from the browser; any other site keeps them behind the
+    API key."""
+    if args.public_reads is not None:
+        return bool(args.public_reads)
+    return wants_demo_login(args)
+
+
+def allowed_hosts(args: argparse.Namespace) -> tuple[str, ...]:
+    """The ``Host`` names answered: the bind host, ``localhost`` and each ``--allowed-host``."""
+    names = [args.host, "localhost", *args.allowed_host]
+    return tuple(dict.fromkeys(name.lower() for name in names))
+
+
+def _log_config() -> dict[str, object]:
+    """uvicorn's logging, with an access log line that records no client address."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["access"]["fmt"] = '%(levelprefix)s "%(request_line)s" %(status_code)s'
+    return config
+
+
 def main(argv: list[str] | None = None) -> None:
     """Build the app from the flags and run it under uvicorn until interrupted."""
     args = parse_args(argv)
@@ -152,11 +191,16 @@ def main(argv: list[str] | None = None) -> None:
         token_scope=args.token_scope,
         metadata_max_bytes=args.metadata_max_bytes,
         demo_login=wants_demo_login(args),
+        public_reads=wants_public_reads(args),
+        allowed_hosts=allowed_hosts(args),
         cookie_refresh=args.cookie_refresh,
         cookie_refresh_domain=args.cookie_domain,
         token_cookie_max_age=args.token_cookie_max_age,
     )
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except KeyFileError as refused:
+        sys.exit(f"collector: {refused}")
     keys = signer(settings, app.state.store).keys
     if len(keys.secret.encode()) < 32:
         print(
@@ -166,8 +210,10 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
     print(
-        f"collector: token secret from {keys.secret_from}; API key (for /auth/login-proof) "
-        f"in {keys.api_key_from}" + ("; demo login ON" if settings.demo_login else ""),
+        f"collector: token secret from {keys.secret_from}; API key (for /auth/login-proof"
+        f" and reading /api/*) in {keys.api_key_from}"
+        + ("; demo login ON" if settings.demo_login else "")
+        + ("; /api/* readable without the key" if settings.public_reads else ""),
         file=sys.stderr,
         flush=True,
     )
@@ -183,7 +229,9 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         log_level="info" if args.verbose else "warning",
         access_log=args.verbose,
+        log_config=_log_config(),
         server_header=False,
+        proxy_headers=args.trust_proxy,
     )
 
 

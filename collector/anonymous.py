@@ -11,7 +11,7 @@ session is refused everywhere at once.
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 import json
 import re
 import uuid
@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 
 from collector import tokens
 from collector.endpoints import ANY_METHOD, Problem, by_method
-from collector.payload import encode_event, parse_json
+from collector.payload import encode_event, parse_json, read_body
 from collector.settings import Settings
 from collector.store import Row, Store, Transaction
 
@@ -49,6 +49,8 @@ TABLES = (
     " transferred_to TEXT,"
     " transferred_at TEXT)",
     "CREATE INDEX IF NOT EXISTS anonymous_sessions_user ON anonymous_sessions (user_id)",
+    "CREATE TABLE IF NOT EXISTS used_login_proofs (jti TEXT PRIMARY KEY,"
+    " expires_at BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS accounts ("
     " user_id TEXT PRIMARY KEY, metadata TEXT NOT NULL, updated_at TEXT NOT NULL)",
     # The events feature owns this table (contract DDL, repeated here verbatim so a
@@ -76,15 +78,11 @@ def bearer(request: Request) -> str:
 
 
 async def read_json(request: Request, limit: int, max_depth: int) -> Any:
-    """The request's JSON body (None when empty); 413 above ``limit`` bytes, 400 unless strict
+    """The request's JSON body (None when empty), read in chunks and refused with a 413 as soon
+    as it passes ``limit`` bytes (chunked bodies included); 400 unless strict
     JSON that can be stored and answered again (no NaN or Infinity, no lone surrogate, at
     most ``max_depth`` levels deep)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise Problem(413, f"request body over {limit} bytes")
-    body = await request.body()
-    if len(body) > limit:
-        raise Problem(413, f"request body over {limit} bytes")
+    body = await read_body(request.stream(), request.headers.get("content-length"), limit)
     if not body.strip():
         return None
     try:
@@ -157,7 +155,12 @@ class SessionStore:
         self.store = store
 
     def now(self) -> str:
-        stamp = datetime.fromtimestamp(self.settings.clock(), UTC)
+        return self.stamp(self.settings.clock())
+
+    @staticmethod
+    def stamp(seconds: float) -> str:
+        """``seconds`` since the epoch as stored: ISO-8601 UTC to the millisecond."""
+        stamp = datetime.fromtimestamp(seconds, UTC)
         return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def _check_size(self, metadata: dict[str, Any]) -> None:
@@ -165,11 +168,34 @@ class SessionStore:
         if metadata_size(metadata) > limit:
             raise Problem(413, f"metadata over {limit} bytes")
 
-    def create(self, user_id: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    def create(
+        self, user_id: str, metadata: dict[str, Any], holder: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A new session for ``user_id``. When it already has a live session (not revoked,
+        transferred or expired), only the holder of that session's token (``holder``: its
+        verified claims) may open another: knowing an anonymous id is not enough."""
         self._check_size(metadata)
         session_id = str(uuid.uuid4())
         now = self.now()
         with self.store.transaction() as tx:
+            if tx.dialect == "postgresql":
+                # Serialise session starts for one user_id, so two cannot both see none live.
+                tx.execute(
+                    "SELECT pg_advisory_xact_lock(7317, CAST(? AS INTEGER))", (_lock_key(user_id),)
+                )
+            live = {
+                row[0]
+                for row in tx.execute(
+                    "SELECT session_id FROM anonymous_sessions WHERE user_id = ?"
+                    " AND revoked_at IS NULL AND transferred_to IS NULL AND updated_at > ?",
+                    (user_id, self.stamp(self.settings.clock() - self.settings.session_ttl)),
+                ).fetchall()
+            }
+            if live and (holder is None or holder.get("session_id") not in live):
+                raise _unauthorized(
+                    "this user_id has a live session: send its session token"
+                    " (Authorization: Bearer) to start another"
+                )
             tx.execute(
                 "INSERT INTO anonymous_sessions (session_id, user_id, metadata, created_at,"
                 " updated_at) VALUES (?, ?, ?, ?, ?)",
@@ -227,11 +253,17 @@ class SessionStore:
                 (self.now(), claims["session_id"]),
             )
 
-    def transfer(self, claims: dict[str, Any], user_id: str) -> dict[str, Any]:
+    def transfer(
+        self, claims: dict[str, Any], user_id: str, proof: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Link the session's anonymous user to ``user_id`` and merge its metadata into the
-        account, in one transaction, once; a repeat for the same account changes nothing."""
+        account, in one transaction, once; a repeat for the same account changes nothing.
+        ``proof`` (the login proof's claims) is spent in the same transaction: a replay gets
+        403, and a transfer that fails leaves it unspent."""
         with self.store.transaction() as tx:
             row = self._live(self._row(tx, claims["session_id"], lock=True), claims)
+            if proof is not None:
+                self._spend(tx, proof)
             anonymous_id = row["user_id"]
             result = {
                 "user_id": user_id,
@@ -279,6 +311,19 @@ class SessionStore:
             )
         return {**result, "transferred": True, "transferred_at": now, "metadata": account}
 
+    def _spend(self, tx: Transaction, proof: dict[str, Any]) -> None:
+        """Record the proof's ``jti`` (kept until the proof expires); 403 if already there."""
+        tx.execute(
+            "DELETE FROM used_login_proofs WHERE expires_at < ?", (int(self.settings.clock()),)
+        )
+        fresh = tx.execute(
+            "INSERT INTO used_login_proofs (jti, expires_at) VALUES (?, ?)"
+            " ON CONFLICT DO NOTHING RETURNING jti",
+            (str(proof["jti"]), int(proof["exp"])),
+        ).fetchone()
+        if fresh is None:
+            raise Problem(403, "login proof refused: already used (a proof is single-use)")
+
     @staticmethod
     def _account(tx: Transaction, user_id: str, lock: bool) -> dict[str, Any]:
         sql = "SELECT metadata FROM accounts WHERE user_id = ?"
@@ -286,6 +331,11 @@ class SessionStore:
             sql += " FOR UPDATE"
         row = tx.execute(sql, (user_id,)).fetchone()
         return {} if row is None else dict(json.loads(row["metadata"]))
+
+
+def _lock_key(user_id: str) -> int:
+    """A signed 32-bit number for ``user_id``, for PostgreSQL's advisory lock."""
+    return int.from_bytes(hashlib.sha256(user_id.encode()).digest()[:4], "big", signed=True)
 
 
 def _session(row: Row) -> dict[str, Any]:
@@ -329,12 +379,24 @@ def routes(settings: Settings, store: Store) -> list[BaseRoute]:
         except tokens.TokenError as exc:
             raise _unauthorized(f"session token refused: {exc}") from None
 
+    def holder(request: Request, user_id: str) -> dict[str, Any] | None:
+        """The claims of a valid session token for ``user_id`` the request carries, if any."""
+        if "authorization" not in request.headers:
+            return None
+        try:
+            claims = signer.verify(bearer(request), tokens.SESSION)
+        except (tokens.TokenError, Problem):
+            return None
+        return claims if claims.get("user_id") == user_id else None
+
     async def start(request: Request) -> Response:
         body = await json_object(request, "the body")
         given = body.get("user_id")
         user_id = str(uuid.uuid4()) if given is None else _id(given, "user_id")
         metadata = _object(body.get("metadata"), "metadata")
-        session = await run_in_threadpool(sessions.create, user_id, metadata)
+        session = await run_in_threadpool(
+            sessions.create, user_id, metadata, holder(request, user_id)
+        )
         return JSONResponse(answer(session))
 
     async def patch(request: Request) -> Response:
@@ -365,12 +427,12 @@ def routes(settings: Settings, store: Store) -> list[BaseRoute]:
         bound = proof.get("anonymous_id")
         if bound is not None and bound != claims["user_id"]:
             raise Problem(403, "the login proof is for another visitor's session")
-        result = await run_in_threadpool(sessions.transfer, claims, user_id)
+        result = await run_in_threadpool(sessions.transfer, claims, user_id, proof)
         return JSONResponse(result)
 
     def issue_proof(api_key: str, body: dict[str, Any]) -> dict[str, Any]:
         """What ``/auth/login-proof`` answers the holder of ``api_key``."""
-        if not hmac.compare_digest(api_key.encode(), signer.keys.api_key.encode()):
+        if not signer.is_api_key(api_key):
             raise Problem(401, "a valid API key is required", {"WWW-Authenticate": "Bearer"})
         user_id = _id(body.get("user_id"), "user_id")
         anonymous_id = body.get("anonymous_id")

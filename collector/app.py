@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Mount
 
 from collector import anonymous, cart, cookie_refresh, events, health, stats
 from collector.cors import CorsMiddleware
+from collector.hosts import TrustedHosts
 from collector.settings import Settings
 from collector.static import CORS_HEADERS, GzipCache, StaticDir, content_type
 from collector.store import Store
@@ -94,6 +95,11 @@ def create_app(settings: Settings | None = None, *, warm_cache: bool = True) -> 
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            *(
+                [Middleware(TrustedHosts, allowed_hosts=settings.allowed_hosts)]
+                if settings.allowed_hosts
+                else []
+            ),
             Middleware(CorsMiddleware, allow_origins=settings.allow_origins),
             # Dynamic responses only: StaticDir gzips its files itself and GZip skips those.
             Middleware(

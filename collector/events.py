@@ -30,6 +30,7 @@ from collector.payload import (
     read_body,
     session_of,
 )
+from collector.reads import read_guard
 from collector.settings import Settings
 from collector.store import ID_COLUMN, Store, Transaction
 
@@ -187,8 +188,17 @@ def _column(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _without_ip(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as stored for an anonymous request: no ``context.ip``, no top-level ``ip``."""
+    kept = {key: value for key, value in event.items() if key != "ip"}
+    context = event.get("context")
+    if isinstance(context, dict) and "ip" in context:
+        kept["context"] = {key: value for key, value in context.items() if key != "ip"}
+    return kept
+
+
 def _row(event: dict[str, Any], visitor: _Visitor, received: str, where: str) -> tuple[Any, ...]:
-    body = encode_event(event, where)
+    body = encode_event(_without_ip(event) if visitor.anonymous else event, where)
     ip = visitor.ip
     context = event.get("context")
     if not visitor.anonymous and isinstance(context, dict) and isinstance(context.get("ip"), str):
@@ -301,6 +311,7 @@ def _media_type(request: Request) -> str:
 def routes(settings: Settings, store: Store, hooks: Sequence[EventHook] = ()) -> list[BaseRoute]:
     """``/collect``, ``/i`` and ``/api/events``, bound to ``store`` and the features' hooks."""
     collect = _Collect(settings, store, hooks)
+    guard = read_guard(settings, store)
 
     async def post_collect(request: Request) -> Response:
         media_type = _media_type(request)
@@ -332,6 +343,7 @@ def routes(settings: Settings, store: Store, hooks: Sequence[EventHook] = ()) ->
         return await collect.handle(request, [event], reply)
 
     async def api_events(request: Request) -> Response:
+        guard(request)
         query = _EventQuery.parse(request, settings.max_api_limit)
         try:
             found = await run_in_threadpool(query.run, store)

@@ -58,6 +58,12 @@ class Settings:
     """Serve ``POST /demo/login`` (a demo-only login with no password): anyone could log in
     as anyone, so it is off unless asked for (``python -m collector`` asks for it when it
     serves the bundled demo site)."""
+    public_reads: bool = False
+    """Answer ``GET /api/events`` and ``/api/stats`` without the API key (the demo's live cards
+    read them); off, they need ``Authorization: Bearer <API key>``."""
+    allowed_hosts: tuple[str, ...] = ()
+    """``Host`` names answered (Starlette's TrustedHostMiddleware, against DNS rebinding);
+    empty: no check (``__main__`` always gives the bind host and ``localhost`` at least)."""
     clock: Callable[[], float] = field(default_factory=lambda: time.time)
     """Seconds since the epoch: token times and expiry checks (tests pass a fake)."""
     cookie_refresh: bool = True

@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 
 from collector.endpoints import ANY_METHOD, by_method
 from collector.events import Batch
+from collector.reads import read_guard
 from collector.settings import Settings
 from collector.store import Store, Transaction
 
@@ -81,11 +82,16 @@ def _client_ip(batch: Batch, trust_proxy: bool) -> str:
     return request.client.host if request.client else ""
 
 
-def _salt(tx: Transaction, day: str) -> str:
-    """The day's salt; the first event of a new day creates it and retires older days."""
-    row = tx.execute("SELECT salt FROM stats_salts WHERE day = ?", (day,)).fetchone()
+def _salt(tx: Transaction, day: str) -> str | None:
+    """The day's salt; the first event of a new day creates it and retires older days. None
+    when ``day`` is over (a later day has begun): a batch received before midnight that
+    commits after the day's salt went must not bring a salt back for a retired day."""
+    share = " FOR SHARE" if tx.dialect == "postgresql" else ""  # retiring waits for us
+    row = tx.execute(f"SELECT salt FROM stats_salts WHERE day = ?{share}", (day,)).fetchone()
     if row is not None:
         return str(row[0])
+    if tx.execute("SELECT day FROM stats_days WHERE day > ? LIMIT 1", (day,)).fetchone():
+        return None
     tx.execute(
         "INSERT INTO stats_salts (day, salt) VALUES (?, ?) ON CONFLICT (day) DO NOTHING",
         (day, secrets.token_hex(32)),
@@ -141,6 +147,15 @@ class StatsHook:
         if not cookieless:
             return
         salt = _salt(tx, day)
+        if salt is None:
+            # The day is over and its hashes are folded: count this batch's visitors (one per
+            # site: IP and user agent are the request's) straight into the day's number.
+            sites = {_site(e, batch.request) for e in cookieless}
+            tx.execute(
+                "UPDATE stats_days SET cookieless_visitors = cookieless_visitors + ? WHERE day = ?",
+                (len(sites), day),
+            )
+            return
         ip = _client_ip(batch, self.trust_proxy)
         hashes = {
             visitor_hash(salt, _site(e, batch.request), ip, batch.user_agent) for e in cookieless
@@ -167,6 +182,8 @@ def day_stats(store: Store, day: str, today: str | None = None) -> dict[str, Any
     today = today or dt.datetime.now(dt.UTC).date().isoformat()
     with store.transaction() as tx:
         _retire(tx, today)
+        # Marks the days before today as over, for a batch that commits late (see _salt).
+        tx.execute("INSERT INTO stats_days (day) VALUES (?) ON CONFLICT (day) DO NOTHING", (today,))
         row = tx.execute(
             "SELECT pageviews, events, cookieless_visitors FROM stats_days WHERE day = ?", (day,)
         ).fetchone()
@@ -189,8 +206,10 @@ def day_stats(store: Store, day: str, today: str | None = None) -> dict[str, Any
 
 def routes(settings: Settings, store: Store) -> list[BaseRoute]:
     """``GET /api/stats?day=YYYY-MM-DD`` (default: today, UTC)."""
+    guard = read_guard(settings, store)
 
     async def stats(request: Request) -> JSONResponse:
+        guard(request)
         day = request.query_params.get("day") or dt.datetime.now(dt.UTC).date().isoformat()
         try:
             if not _DAY.match(day):

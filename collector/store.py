@@ -9,6 +9,7 @@ PostgreSQL database.
 
 from __future__ import annotations
 
+import os
 import queue
 import sqlite3
 import threading
@@ -86,6 +87,15 @@ def _postgres_row(cursor: Any) -> Any:
     return lambda values: Row(names, values)
 
 
+def _create_private(path: str) -> None:
+    """Create the SQLite file readable by its owner only (0600), if it does not exist yet:
+    SQLite then gives its WAL and shared-memory files the database file's mode."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 class Store:
     """The database the app opens once; safe to use from the event loop and worker threads.
 
@@ -105,6 +115,7 @@ class Store:
         else:
             if self.db != ":memory:":
                 Path(self.db).parent.mkdir(parents=True, exist_ok=True)
+                _create_private(self.db)
             self._lock = threading.Lock()
             self._conn = sqlite3.connect(
                 self.db, check_same_thread=False, isolation_level=None, timeout=10.0
@@ -135,11 +146,14 @@ class Store:
             for statement in statements:
                 tx.execute(statement)
 
-    def _connect_postgres(self) -> Any:
+    def _connect_postgres(self, counted: bool = False) -> Any:
+        """A new connection; ``counted``: already reserved in ``_opened`` under the lock."""
         import psycopg
 
         conn = psycopg.connect(self.db, autocommit=False, row_factory=_postgres_row)
-        self._opened += 1
+        if not counted:
+            with self._pool_lock:
+                self._opened += 1
         return conn
 
     @contextmanager
@@ -173,7 +187,17 @@ class Store:
         except queue.Empty:
             with self._pool_lock:
                 grow = self._opened < _POOL_SIZE
-            conn = self._connect_postgres() if grow else self._pool.get(timeout=30)
+                if grow:
+                    self._opened += 1  # reserved now: never more than the pool size
+            if not grow:
+                conn = self._pool.get(timeout=30)
+            else:
+                try:
+                    conn = self._connect_postgres(counted=True)
+                except BaseException:
+                    with self._pool_lock:
+                        self._opened -= 1
+                    raise
         broken = False
         try:
             yield conn

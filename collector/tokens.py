@@ -5,15 +5,17 @@ pinned, so ``alg: none`` and algorithm swaps are refused). Each kind has its own
 ``aud`` and ``typ`` claim, so one kind can never be used as another. Expiry is
 checked here against ``Settings.clock`` (PyJWT's own check reads the wall clock).
 
-Keys: the secret comes from ``TRACKER_SECRET`` and the API key (for login proofs)
-from ``TRACKER_API_KEY``; when unset each is generated once and kept beside the
-database, in ``.collector-secret`` / ``.collector-api-key`` next to a SQLite file
-(mode 0600) or in the table ``collector_keys`` of a PostgreSQL database, so every
-collector sharing that database signs with the same key.
+Keys: the secret comes from ``TRACKER_SECRET`` and the API key (for login proofs and
+reading ``/api/*``) from ``TRACKER_API_KEY``; when unset each is generated once and kept
+beside the database, in ``.collector-secret`` / ``.collector-api-key`` next to a SQLite file
+(mode 0600; an existing one that another user owns or others can write is refused) or in
+the table ``collector_keys`` of a PostgreSQL database, so every collector sharing that
+database signs with the same key.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 import secrets
 import uuid
@@ -32,6 +34,7 @@ __all__ = [
     "ALGORITHM",
     "PROOF",
     "SESSION",
+    "KeyFileError",
     "Keys",
     "Signer",
     "TokenError",
@@ -56,6 +59,10 @@ _REQUIRED = {
 }
 
 
+class KeyFileError(RuntimeError):
+    """A key file the collector refuses to use: another user's, or writable by others."""
+
+
 class TokenError(Exception):
     """A token that is not acceptable: forged, tampered, of another kind, or expired."""
 
@@ -70,14 +77,31 @@ class Keys:
     api_key_from: str
 
 
+def _check_owner(path: Path, status: os.stat_result) -> None:
+    """Refuse a key file that someone else could have planted or could change: one not owned
+    by the user running the collector, or writable by its group or others."""
+    if status.st_uid != os.geteuid():
+        raise KeyFileError(
+            f"{path} belongs to uid {status.st_uid}, not to this user ({os.geteuid()}):"
+            " refusing a key someone else controls; remove it or set the key in the environment"
+        )
+    if status.st_mode & 0o022:
+        raise KeyFileError(
+            f"{path} is writable by others (mode {status.st_mode & 0o777:o}): refusing a key"
+            " anyone could replace; chmod 600 it after checking its content, or remove it"
+        )
+
+
 def _file_key(path: Path) -> str:
     """The key kept in ``path``, created (0600) with a random value when missing."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        value = path.read_text().strip()
+        with open(path) as f:
+            _check_owner(path, os.fstat(f.fileno()))
+            value = f.read().strip()
         if not value:
-            raise RuntimeError(f"{path} is empty; delete it to generate a new key") from None
+            raise KeyFileError(f"{path} is empty; delete it to generate a new key") from None
         return value
     with os.fdopen(fd, "w") as f:
         value = secrets.token_urlsafe(48)
@@ -145,6 +169,10 @@ class Signer:
             ACCESS: settings.token_audience,
             PROOF: PROOF_AUDIENCE,
         }
+
+    def is_api_key(self, given: str) -> bool:
+        """Whether ``given`` is the collector's API key (compared in constant time)."""
+        return bool(given) and hmac.compare_digest(given.encode(), self.keys.api_key.encode())
 
     def now(self) -> int:
         """Whole seconds since the epoch, on the settings' clock."""

@@ -175,6 +175,7 @@ def make_client(db_url: str, site: tuple[Path, Path]) -> Iterator[Any]:
             "web_dir": web,
             "dist_dir": dist,
             "demo_login": True,  # the test site stands for the bundled demo
+            "public_reads": True,  # as the bundled demo's reads are
         }
         options.update(overrides)
         app = create_app(Settings(**options), warm_cache=False)
