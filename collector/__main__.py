@@ -217,6 +217,14 @@ def main(argv: list[str] | None = None) -> None:
         file=sys.stderr,
         flush=True,
     )
+    if args.host in ("0.0.0.0", "::", "") and not args.allowed_host:
+        print(
+            f"collector: warning: bound to {args.host or 'every interface'}, but only Host"
+            f" {' and '.join(settings.allowed_hosts)} is answered: give --allowed-host for the"
+            " names visitors use",
+            file=sys.stderr,
+            flush=True,
+        )
     print(
         f"collector: http://{args.host}:{args.port}/ (web {settings.web_dir}, "
         f"dist {settings.dist_dir}, db {settings.db})",
