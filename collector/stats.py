@@ -129,6 +129,11 @@ class StatsHook:
         if not batch.events:
             return
         day = batch.received_at.astimezone(dt.UTC).date().isoformat()
+        identifiers = [_identifier(e) for e in batch.events]
+        cookieless = [e for e, i in zip(batch.events, identifiers, strict=True) if i is None]
+        # The salt first: retiring a day takes the salts before the day rows, and so do we,
+        # so the two never wait on each other in a circle (PostgreSQL).
+        salt = _salt(tx, day) if cookieless else None
         pageviews = sum(1 for e in batch.events if e.get("type") == "page")
         tx.execute(
             "INSERT INTO stats_days (day, pageviews, events) VALUES (?, ?, ?) "
@@ -136,17 +141,14 @@ class StatsHook:
             "excluded.pageviews, events = stats_days.events + excluded.events",
             (day, pageviews, len(batch.events)),
         )
-        identifiers = [_identifier(e) for e in batch.events]
         for visitor in sorted({i for i in identifiers if i is not None}):
             tx.execute(
                 "INSERT INTO stats_identified (day, visitor_hash) VALUES (?, ?) "
                 "ON CONFLICT (day, visitor_hash) DO NOTHING",
                 (day, hashlib.sha256(visitor.encode()).hexdigest()),
             )
-        cookieless = [e for e, i in zip(batch.events, identifiers, strict=True) if i is None]
         if not cookieless:
             return
-        salt = _salt(tx, day)
         if salt is None:
             # The day is over and its hashes are folded: count this batch's visitors (one per
             # site: IP and user agent are the request's) straight into the day's number.

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from collector import Settings, create_app, stats
+from collector import Settings, create_app, events, stats
 from collector.__main__ import main, parse_args
 from collector.settings import REPO_ROOT
 from collector.store import Store
@@ -31,7 +31,7 @@ from tests.collector.test_anonymous import (
     start,
     transfer,
 )
-from tests.collector.test_stats import batch, event, make_store, rows, store_batch
+from tests.collector.test_stats import batch, event, rows, store_batch
 from tests.pg import Cluster
 
 ANON = "4d2c0a37-7b3e-4a8e-9f5e-0c1d2b3a4f56"
@@ -370,8 +370,8 @@ def test_the_connection_pool_never_passes_its_size(
         store.close()
 
 
-def test_a_batch_committing_after_midnight_brings_back_no_salt(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
+def test_a_batch_committing_after_midnight_brings_back_no_salt(db_url: str) -> None:
+    store = Store(db_url, [*events.TABLES, *stats.TABLES])
     late = dt.datetime(2026, 12, 1, 23, 59, 59, tzinfo=dt.UTC)
     try:
         store_batch(store, batch([event()], ip=None, received_at=late))
