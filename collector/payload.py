@@ -40,23 +40,30 @@ limit in PostgreSQL (about 2700 bytes), and 500 characters stay under it in any 
 _JSONISH = re.compile(r"[\[{]|-?\d|true$|false$|null$")
 
 
+_CLOSE = {"Connection": "close"}
+"""On a refused body: the server closes the connection instead of draining the rest."""
+
+
 async def read_body(
     chunks: AsyncIterator[bytes], content_length: str | None, max_bytes: int
 ) -> bytes:
-    """The request body, read chunk by chunk and abandoned as soon as it passes ``max_bytes``."""
+    """The request body, read chunk by chunk and abandoned as soon as it passes ``max_bytes``
+    (answered 413 with ``Connection: close``, so the rest is never read)."""
     if content_length is not None:
         try:
             declared = int(content_length)
         except ValueError:
             raise Problem(400, "Content-Length is not a number") from None
         if declared > max_bytes:
-            raise Problem(413, f"body of {declared} bytes is over the {max_bytes}-byte limit")
+            raise Problem(
+                413, f"body of {declared} bytes is over the {max_bytes}-byte limit", _CLOSE
+            )
     parts: list[bytes] = []
     size = 0
     async for chunk in chunks:
         size += len(chunk)
         if size > max_bytes:
-            raise Problem(413, f"body is over the {max_bytes}-byte limit")
+            raise Problem(413, f"body is over the {max_bytes}-byte limit", _CLOSE)
         parts.append(chunk)
     return b"".join(parts)
 

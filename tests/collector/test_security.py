@@ -223,6 +223,27 @@ def _stop(proc: Any) -> str:
     return str(output)
 
 
+def _endless_chunked_body(port: int, path: str) -> tuple[int, bytes]:
+    """Send a chunked body of up to 100 MB; (bytes sent before the server hung up, answer)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        conn.sendall(head.encode() + b"Transfer-Encoding: chunked\r\n\r\n")
+        chunk, sent = b" " * 1_000_000, 0
+        try:
+            while sent < 100_000_000:
+                conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+        except OSError:
+            pass
+        conn.settimeout(2)
+        try:
+            return sent, conn.recv(200)
+        except OSError:
+            return sent, b""
+
+
 def test_a_collector_of_ones_own_guards_its_reads_proxy_and_host(
     tmp_path: Path, site: tuple[Path, Path]
 ) -> None:
@@ -239,6 +260,11 @@ def test_a_collector_of_ones_own_guards_its_reads_proxy_and_host(
         status, answer = _http(port, "GET", "/api/events", headers={**key, "Host": "evil.test"})
         assert status == 400 and "host" in answer["error"].lower()
         assert _http(port, "GET", "/healthz", headers={"Host": "localhost:1"})[0] == 200
+        # an endless body is answered 413 and the connection closed: the rest is never read
+        for path in ("/anonymous/token", "/collect"):
+            sent, answer = _endless_chunked_body(port, path)
+            assert sent < 50_000_000, f"{path} read {sent} bytes"
+            assert answer == b"" or answer.startswith(b"HTTP/1.1 413"), answer
     finally:
         output = _stop(proc)
     assert "203.0.113.5" not in output
