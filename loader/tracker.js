@@ -53,16 +53,23 @@
     try { document.addEventListener('securitypolicyviolation', onViolation); } catch (e) { /* old browser */ }
 
     var pending = stub && stub.q ? slice.call(stub.q) : [];
-    var fns = [];        /* JS functions passed to Python, by id */
+    var fns = {};        /* JS functions passed to Python, by id */
+    var oneShot = {};    /* ids of the ones Python calls once (a Promise's resolve): freed then */
+    var nextFn = 0;
     var py = null;       /* the Python module tracker.browser, once loaded */
     var state = 'loading';
     var resolveReady;
     var ready = new Promise(function (resolve) { resolveReady = resolve; });
 
-    /* A JS function argument crosses as {"$fn": id}; the function stays in `fns`. */
-    function encodeFunction(fn) {
-      var id = fns.indexOf(fn);
-      if (id < 0) id = fns.push(fn) - 1;
+    /* A JS function argument crosses as {"$fn": id}; the function stays in `fns` (until
+       its one call when `once`: flush's and the session methods' resolve). */
+    function encodeFunction(fn, once) {
+      if (!once) {
+        for (var kept in fns) if (fns[kept] === fn && !oneShot[kept]) return { $fn: +kept };
+      }
+      var id = nextFn++;
+      fns[id] = fn;
+      if (once) oneShot[id] = true;
       return { $fn: id };
     }
 
@@ -93,8 +100,9 @@
       while (args.length && args[args.length - 1] === undefined) args.pop();
       var json = '[]';
       if (args.length) {
+        var settles = PROMISED.hasOwnProperty(method) ? PROMISED[method] : -1;
         for (var i = 0; i < args.length; i++) {
-          if (typeof args[i] === 'function') args[i] = encodeFunction(args[i]);
+          if (typeof args[i] === 'function') args[i] = encodeFunction(args[i], i === settles);
         }
         try {
           json = JSON.stringify(args);
@@ -173,6 +181,10 @@
         writable: true
       });
     });
+    /* how many page functions the tracker holds (for tests: resolved Promises leave none) */
+    Object.defineProperty(tracker, '_heldFunctions', {
+      get: function () { return Object.keys(fns).length; }
+    });
     tracker.ready = ready;
     tracker.loadError = null;
     tracker.q = pending;
@@ -184,6 +196,10 @@
     host.callback = function (id, argsJson) {
       var fn = fns[id];
       if (typeof fn !== 'function') return;
+      if (oneShot[id]) {
+        delete fns[id];
+        delete oneShot[id];
+      }
       try {
         fn.apply(null, JSON.parse(argsJson, decode));
       } catch (e) {

@@ -47,6 +47,8 @@ def call(
     url = endpoint(state.options["collectorUrl"], path)
     request = Request(method, url, json.dumps(body), JSON, headers, [])
     request.read_body = True
+    if privacy.is_anonymous(state.mode):
+        request.credentials = "omit"
 
     def outcome(status: int, text: "Any") -> None:
         answered(0 if status == TIMED_OUT else status, _parse(text))

@@ -143,11 +143,16 @@ class AnonymousSession:
 
     def drop(self) -> None:
         """Forget the tokens (reset, clearUserData, transfer): storage, memory, timers and
-        answers still on their way."""
+        answers still on their way, a start in progress included."""
+        self._discard()
+        self._starting = None
+
+    def _discard(self) -> None:
+        """Forget tokens the collector refused or that expired; a start in progress goes on
+        (later callers still join it, so it makes one session, not one each)."""
         self._generation += 1
         self._tokens.forget()
         self._renewing = None
-        self._starting = None
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -155,7 +160,7 @@ class AnonymousSession:
         """The session in force (in memory, else stored); an expired one is dropped."""
         record = self._tokens.load()
         if record is not None and self._tokens.expired(record):
-            self.drop()
+            self._discard()
             return None
         return record
 
@@ -177,7 +182,7 @@ class AnonymousSession:
                 self._renewing = None
             ok = status == 200 and self._tokens.keep(answer)
             if status == 401:
-                self.drop()
+                self._discard()
                 self._refused(_ignore, "renewing the anonymous session", status, answer)
             elif not ok and status != _DROPPED and self._current() is not None:
                 self._tokens.retry()
@@ -226,7 +231,7 @@ class AnonymousSession:
                 done(answer)
                 return
             if status == 401:
-                self.drop()
+                self._discard()
                 if gone is not None:
                     gone()
                     return

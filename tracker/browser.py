@@ -60,7 +60,8 @@ var page = { key: null };
 return {
   warn: warn,
   defer: defer,
-  send: function (method, url, body, contentType, headersJson, keepalive, done, wantBody) {
+  send: function (method, url, body, contentType, headersJson, keepalive, done, wantBody,
+                  credentials) {
     var answered = false;
     function answer(status, text) {
       if (answered) return;
@@ -75,7 +76,7 @@ return {
       var headers = JSON.parse(headersJson);
       if (contentType) headers['Content-Type'] = contentType;
       var init = { method: method, headers: headers, keepalive: !!keepalive,
-                   credentials: 'include', mode: 'cors', cache: 'no-store' };
+                   credentials: credentials, mode: 'cors', cache: 'no-store' };
       if (body) init.body = body;
       fetch(url, init).then(function (r) {
         if (!wantBody) return answer(r.status);
@@ -255,7 +256,7 @@ def _guarded(fn: "Callable[..., Any]", what: str) -> "Callable[..., None]":
 
 
 def _send(request: "Any", on_done: "Callable[..., Any]") -> None:
-    """Start `request` with `fetch` (keepalive, credentials); `on_done(status, body)` later,
+    """Start `request` with `fetch` (its keepalive and credentials); `on_done(status, body)` later,
     `body` the answer's text when `request.read_body` is set, else None."""
     want_body = getattr(request, "read_body", False)
 
@@ -271,6 +272,7 @@ def _send(request: "Any", on_done: "Callable[..., Any]") -> None:
         1 if request.keepalive else 0,
         _js_function(_guarded(answered, "delivery")),
         1 if want_body else 0,
+        getattr(request, "credentials", "include"),
     )
 
 

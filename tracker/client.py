@@ -52,6 +52,7 @@ class Tracker:
         self.outbox = Outbox(
             tab, self.host.now_ms, self.state.load_queue, self.state.save_queue, self._warn
         )
+        self.outbox.scrub = _scrub_all
         self._delivery: "Optional[Delivery]" = None
         self._recorder: "Optional[Recorder]" = None
         self.anonymous_session = AnonymousSession(self.state, self.profile.anonymous_id)
@@ -243,7 +244,7 @@ class Tracker:
         keep_session = preserve_session is True
         self.state.remove_identifiers(keep_user, keep_session)
         self.outbox.rewrite(lambda event: scrub(event, not keep_user, not keep_session))
-        self.outbox.save(lambda event: scrub(event, True, True))
+        self.outbox.save(_scrub_all)
         if not keep_user:
             self.tokens.forget(notify=False)
             self.anonymous_session.drop()
@@ -328,3 +329,8 @@ class Tracker:
         """Move the anonymous session to the account of `login_proof` (issued by the site's
         backend at login); `callback(result or None)`. The tokens are dropped afterwards."""
         self.anonymous_session.transfer(login_proof, callback)
+
+
+def _scrub_all(event: "Dict[str, Any]") -> None:
+    """Every identifier off a waiting event (its stored copy, after a `clearUserData`)."""
+    scrub(event, True, True)

@@ -5,12 +5,15 @@ leaves the outbox only when the collector answers 2xx; network errors, timeouts
 and retryable statuses keep it and retry with exponential backoff and jitter;
 any other status drops it with one warning, so one bad event never blocks the
 rest. When the page is hidden everything waiting is sent at once, by
-`sendBeacon` on `pagehide` when the method allows it.
+`sendBeacon` on `pagehide` when the method and mode allow it. In anonymous modes no
+request carries cookies (`credentials: 'omit'`, and no `sendBeacon`, which always sends
+them). `keepalive` bodies in flight together stay within the browser's budget
+(`KEEPALIVE_BUDGET` UTF-8 bytes); a request past it goes without `keepalive`.
 """
 
 from . import privacy
 from .exchange import TIMED_OUT, exchange
-from .transport import JSON, TEXT, batch_requests, should_retry
+from .transport import JSON, KEEPALIVE_BUDGET, TEXT, batch_requests, should_retry
 
 TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as True
 
@@ -47,6 +50,7 @@ class Delivery:
         self._warn = host.warn
         self._pending = False
         self._in_flight = 0
+        self._keepalive_bytes = 0
         self._round_failed = False
         self._failures = 0
         self._retry_at = 0.0
@@ -76,7 +80,6 @@ class Delivery:
 
     def _after_task(self) -> None:
         self._pending = False
-        self.outbox.save()
         self.send()
 
     def flush(self, done: "Optional[Callable[[], Any]]" = None) -> None:
@@ -118,18 +121,41 @@ class Delivery:
         opts = self._options()
         mode = opts.get("anonymousTracking")
         method = opts.get("eventMethod") or "post"
-        headers = privacy.request_headers(mode)
-        beacon_body = (method == "beacon" or exiting) and not headers
-        return batch_requests(
+        anonymous = privacy.is_anonymous(mode)
+        beacon_body = (method == "beacon" or exiting) and not anonymous
+        requests = batch_requests(
             method if method == "get" else "post",
             opts["collectorUrl"],
             entries,
-            headers,
+            privacy.request_headers(mode),
             TEXT if beacon_body else JSON,
         )
+        for request in requests:
+            if anonymous:
+                request.credentials = "omit"
+        return requests
+
+    def _start(self, request: "Any", on_done: "Callable[[int, Any], Any]") -> "Any":
+        """Count `request` against the keepalive budget (without keepalive past it); the
+        returned outcome handler gives its bytes back (at its answer, failure or timeout)."""
+        counted = 0
+        if request.keepalive:
+            if self._keepalive_bytes + request.size > KEEPALIVE_BUDGET:
+                request.keepalive = False
+            else:
+                counted = request.size
+                self._keepalive_bytes += counted
+
+        def answered(status: int, body: "Any" = None) -> None:
+            self._keepalive_bytes -= counted
+            on_done(status, body)
+
+        return answered
 
     def send(self) -> None:
-        """Send a round of waiting events unless one is in flight or a retry is not due."""
+        """Save the buffer (taking in what other tabs changed), then send a round of waiting
+        events unless one is in flight or a retry is not due."""
+        self.outbox.save()
         if self._in_flight or self._target() is None:
             return
         if self._retry_at and self.host.now_ms() < self._retry_at:
@@ -154,7 +180,7 @@ class Delivery:
         def late(status: int, body: "Any") -> None:
             self._answer(request, status, True)
 
-        exchange(self.host, request, answered, "events", late)
+        exchange(self.host, request, self._start(request, answered), "events", late)
 
     def _answer(self, request: "Any", status: int, late: bool) -> None:
         """Apply one request's outcome; a `late` answer (after its timeout) still
@@ -188,10 +214,10 @@ class Delivery:
             self._failed_round()
         else:
             self._failures = 0
-            self.outbox.save()
             if self.outbox.ready():
                 self.send()
             else:
+                self.outbox.save()
                 self._settle(False)
 
     def _release(self, ids: "List[str]") -> None:
@@ -267,7 +293,7 @@ class Delivery:
             send = self.host.send
             try:
                 if send is not None:
-                    send(request, _ignore)
+                    send(request, self._start(request, _ignore))
             except Exception as exc:
                 self._warn("could not send events: %r" % exc)
 

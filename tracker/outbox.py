@@ -5,7 +5,9 @@ names the tab that owns it (`$tab`) and when that tab last vouched for it (`$see
 a tab sends only its own events, adopts those of tabs that went away (released on
 page hide, or silent for `ADOPT_AFTER_MS`), and writes by merging: it keeps every
 stored event of other tabs and replaces only its own. So no tab overwrites another's
-unsent events, and while tabs live each event is sent by one tab.
+unsent events, and while tabs live each event is sent by one tab. A tab that clears the
+visitor's identifiers scrubs the other tabs' stored events too and marks them (`$clr`); their
+owners scrub their copies in memory at their next write, before sending them.
 """
 
 import json
@@ -23,6 +25,7 @@ DEFAULT_MAX_SIZE = 1000
 _DONE_MEMORY = 5000
 _TAB = "$tab"
 _SEEN = "$seen"
+_CLEARED = "$clr"
 
 
 def _is_event(value: "Any") -> bool:
@@ -86,6 +89,9 @@ class Outbox:
         self._done: "Dict[str, bool]" = {}
         self._full_warned = False
         self._garbage_warned = False
+        self.scrub: "Optional[Callable[[Dict[str, Any]], None]]" = None
+        """Removes every identifier from an event: applied to this tab's events that another
+        tab's `clearUserData` marked in storage."""
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -124,6 +130,7 @@ class Outbox:
         for event in stored:
             owner = event.pop(_TAB, None)
             seen = event.pop(_SEEN, 0)
+            event.pop(_CLEARED, None)
             mid = event["messageId"]
             if mid in mine or mid in self._done:
                 continue
@@ -185,21 +192,36 @@ class Outbox:
         self.save()
 
     def save(self, transform: "Optional[Callable[[Dict[str, Any]], None]]" = None) -> None:
-        """Store this tab's events merged with the other tabs' stored events (`transform`:
-        applied to the stored copies of this tab's events only)."""
-        mine = {e.id for e in self.entries}
+        """Store this tab's events merged with the other tabs' stored events. `transform`
+        (clearing identifiers) applies to the stored copies of every event, and marks the
+        other tabs' events so that their owners apply `scrub` to theirs."""
+        mine = {}
+        for entry in self.entries:
+            mine[entry.id] = entry
         kept = []
         for event in self._stored():
             mid = event["messageId"]
-            if mid in mine or mid in self._done:
+            if mid in mine:
+                if event.get(_CLEARED) and self.scrub is not None:
+                    self._scrub(mine[mid])
+                continue
+            if mid in self._done:
                 continue
             if self.tab is not None and event.get(_TAB) == self.tab:
                 continue
+            if transform is not None:
+                transform(event)
+                event[_CLEARED] = True
             kept.append(json.dumps(event))
         try:
             self._save("[" + ",".join(kept + [e.stored(transform) for e in self.entries]) + "]")
         except Exception as exc:
             self._warn("could not store the event buffer: %r" % exc)
+
+    def _scrub(self, entry: "Entry") -> None:
+        if self.scrub is not None:
+            self.scrub(entry.event)
+            entry.wire = json.dumps(entry.event)
 
     def events(self) -> "List[Dict[str, Any]]":
         """The waiting events, oldest first."""

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JSON",
-    "MAX_BATCH_CHARS",
+    "KEEPALIVE_BUDGET",
     "MAX_BATCH_EVENTS",
     "STRING_FIELDS",
     "TEXT",
@@ -23,14 +23,16 @@ __all__ = [
     "pixel_url",
     "query_string",
     "should_retry",
+    "utf8_length",
 ]
 
 JSON = "application/json"
 TEXT = "text/plain;charset=UTF-8"
 MAX_BATCH_EVENTS = 50
 """Events in one POST at most."""
-MAX_BATCH_CHARS = 60000
-"""Body size of one POST at most: browsers refuse `keepalive` bodies over 64 KiB in flight."""
+KEEPALIVE_BUDGET = 60000
+"""UTF-8 bytes of `keepalive` bodies in flight together at most (browsers refuse past 64 KiB):
+also the body size of one POST at most."""
 
 STRING_FIELDS = frozenset(
     (
@@ -72,9 +74,33 @@ class Request:
         self.content_type = content_type
         self.headers = headers
         self.ids = ids
-        self.keepalive = body is None or len(body) <= MAX_BATCH_CHARS
+        self.size = 0 if body is None else utf8_length(body)
+        """The body's length in UTF-8 bytes, what the browser's keepalive budget counts."""
+        self.keepalive = self.size <= KEEPALIVE_BUDGET
+        self.credentials = "include"
+        """`fetch`'s credentials: "omit" in anonymous modes, so no cookie goes along."""
         self.read_body = False
         """Whether the sender wants the answer's body (`send` then passes it as text)."""
+
+
+def utf8_length(text: str) -> int:
+    """`text`'s length in UTF-8 bytes, counted per code point where `str.encode` is missing
+    (a JS string's surrogate pair counts 2 + 2)."""
+    try:
+        return len(text.encode("utf-8"))
+    except Exception:  # no str.encode (compiled to JS), or a lone surrogate
+        size = 0
+        for ch in text:
+            code = ord(ch)
+            if code < 0x80:
+                size += 1
+            elif code < 0x800 or 0xD800 <= code <= 0xDFFF:
+                size += 2
+            elif code < 0x10000:
+                size += 3
+            else:
+                size += 4
+        return size
 
 
 def should_retry(status: int, retry: "Any" = (), dont_retry: "Any" = ()) -> bool:
@@ -130,7 +156,7 @@ def batch_requests(
 ) -> "List[Request]":
     """Requests for `entries` (objects with `id`, `event` and `wire`, the event's JSON):
     `get` gives one `/i` request per event; otherwise JSON lists of at most
-    `MAX_BATCH_EVENTS` events and `MAX_BATCH_CHARS` characters (a larger event alone)."""
+    `MAX_BATCH_EVENTS` events and `KEEPALIVE_BUDGET` UTF-8 bytes (a larger event alone)."""
     if method == "get":
         pixel = pixel_url(url)
         joiner = "&" if "?" in pixel else "?"
@@ -143,8 +169,8 @@ def batch_requests(
     ids: "List[str]" = []
     size = 2
     for entry in entries:
-        extra = len(entry.wire) + 1
-        if bodies and (len(bodies) >= MAX_BATCH_EVENTS or size + extra > MAX_BATCH_CHARS):
+        extra = utf8_length(entry.wire) + 1
+        if bodies and (len(bodies) >= MAX_BATCH_EVENTS or size + extra > KEEPALIVE_BUDGET):
             requests.append(
                 Request("POST", url, "[" + ",".join(bodies) + "]", content_type, headers, ids)
             )

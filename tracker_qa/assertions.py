@@ -48,6 +48,8 @@ _MIN_SECRET = 4  # shorter values would match everywhere
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _CONSENT_WORDS = ("granted", "denied")
+NETWORK_COOKIE = "trk_nuid"
+"""The collector's network-user cookie: an anonymous request must not carry it."""
 _OWN_EVENT = "this event's messageId or session id"
 _OWN_REQUEST = "the messageId or session id of an event in this request"
 _OWN_STORAGE = "the current session id"
@@ -315,13 +317,25 @@ def _cookie_findings(
     secrets: dict[str, str],
     allowed: set[str],
 ) -> list[_Finding]:
-    """Known identifiers in cookies the page set itself (the tracker's own cookies, which
-    anonymous modes leave in place, are :func:`assert_nothing_stored`'s business)."""
-    own = set(state.keys.values()) if state is not None else set()
+    """Identifiers in the ``Cookie`` header: anonymous requests go without credentials, so
+    the tracker's own identifier cookies (which the mode leaves in the jar) and the
+    collector's network cookie must not ride along; other cookies are checked for known
+    identifiers."""
+    keys = state.keys if state is not None else {}
+    carriers = {keys.get(k, k) for k in USER_KEYS + SESSION_KEYS} | {NETWORK_COOKIE}
     findings = []
     for pair in header.split(";"):
         name, _, value = pair.strip().partition("=")
-        if not name or name in own:
+        if not name:
+            continue
+        if name in carriers:
+            findings.append(
+                _Finding(
+                    where,
+                    "header cookie: %s=%s is sent (an anonymous request must omit credentials)"
+                    % (name, _short(value)),
+                )
+            )
             continue
         why = _match(unquote(value), secrets, allowed, _OWN_REQUEST, guess=False)
         if why:
@@ -345,10 +359,10 @@ def assert_no_identifier_leaked(
     ``state``: the page's state (read from the capture's page when omitted); ``identifiers``:
     values the test knows identify the visitor (a login, an email); ``allow``: values that
     look like identifiers but are not (a product uuid in a URL); ``since``: check only the
-    requests after ``capture.mark()``. In the ``Cookie`` header only the page's own cookies
-    are checked, for known identifiers, unless ``check_cookie_header`` (the browser sends the
-    tracker's cookies stored earlier, which the mode leaves in place;
-    :func:`assert_nothing_stored` checks storage).
+    requests after ``capture.mark()``. The ``Cookie`` header must carry none of the tracker's
+    identifier cookies nor the collector's ``trk_nuid`` (anonymous requests omit
+    credentials), and no other cookie a known identifier; ``check_cookie_header`` checks the
+    whole header like any other (any value that looks like an identifier).
     """
     if state is None:
         from .state import read_state

@@ -242,3 +242,22 @@ def test_two_tabs_offline_each_event_stored_once(tp: TrackerPage) -> None:
     dupes = [m for m, n in Counter(acked).items() if n > 1]
     assert not dupes, f"events sent twice by the tabs: {dupes}"
     other.close()
+
+
+def test_settled_promises_leave_no_page_function_behind(tp: TrackerPage) -> None:
+    """flush() and getAccessToken() hand Python a resolve function each call: once settled
+    the tracker holds none of them, however often a page calls them."""
+    tp.open(_init("delivery"))
+    held = tp.page.evaluate(
+        """async () => {
+          const before = tracker._heldFunctions;
+          tracker.onUserTokenChange(() => {});
+          for (let i = 0; i < 25; i++) {
+            tracker.track('n', { i });
+            await tracker.flush();
+            await tracker.getAccessToken();
+          }
+          return [before, tracker._heldFunctions];
+        }"""
+    )
+    assert held == [0, 1]

@@ -131,7 +131,13 @@ def test_session_allowed_with_session_tracking_and_known_ids_found_anywhere() ->
             since=1,
         )
     )
-    assert "header cookie: ab=" in message and "ajs_anonymous_id" not in message
+    assert "header cookie: ab=" in message
+    assert "header cookie: ajs_anonymous_id=" in message and "must omit credentials" in message
+    nuid = {"cookie": "trk_nuid=0f1e2d3c; theme=dark"}
+    message = failure(
+        lambda: assert_no_identifier_leaked(capture_of(([event(1)], {"headers": nuid})), state)
+    )
+    assert "header cookie: trk_nuid=" in message and "theme" not in message
     assert_no_identifier_leaked(capture_of(([event(1, context={"session": session})], {})), state)
 
 

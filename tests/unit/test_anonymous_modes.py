@@ -221,3 +221,27 @@ def test_a_burst_of_activity_stores_the_session_once():
     env.clock.advance(2)
     t.track("c")
     assert len([w for w in env.jar.writes[writes:] if w.startswith("_trk_ses")]) == 1
+
+
+def test_clear_user_data_scrubs_other_tabs_waiting_events_before_they_are_sent():
+    env = Env(network=True)
+    env.transport.default = 0
+    options = {"collectorUrl": "https://c.example/collect"}
+    tab_a = env.tracker(options)
+    tab_b = env.tracker(options)
+    tab_b.identify("u-b", {"plan": "pro"})
+    b_id = tab_b.track("in tab b")
+    env.loop.run()
+    tab_a.clear_user_data()
+    for stored in json.loads(env.ls.items["_trk_queue"]):
+        for key in ("anonymousId", "userId", "userToken", "traits"):
+            assert key not in stored, (key, stored)
+        assert "session" not in stored["context"]
+    env.transport.default = 200
+    tab_b.flush()
+    env.loop.run()
+    sent = [e for r in env.transport.requests for e in json.loads(r.body)]
+    last_b = [e for e in sent if e["messageId"] == b_id][-1]
+    for key in ("anonymousId", "userId", "traits", "$clr", "$tab", "$seen"):
+        assert key not in last_b, key
+    assert b_id in env.transport.delivered_ids()

@@ -305,3 +305,33 @@ def test_starts_at_the_same_time_share_one_session():
     env.loop.run()
     assert len(collector.calls) == 1 and len(got) == 2
     assert got[0]["session_token"] == got[1]["session_token"] == "session-1"
+
+
+def test_a_start_while_a_replaced_session_is_being_created_joins_it():
+    env, collector, t = _page()
+    _call(env, t.start_anonymous_session, None)
+    collector.revoked = True
+    t2 = env.reload(OPTIONS)
+    collector.revoked = False
+    collector.sessions.clear()
+    respond = collector.respond
+
+    def hang_creates(request):
+        if request.url.endswith("/anonymous/token"):
+            return "hang"
+        return respond(request)
+
+    env.transport.responder = hang_creates
+    got = []
+    t2.start_anonymous_session({"cart": []}, got.append)
+    env.loop.run()  # the stored session is refused; a new one is being created
+    t2.start_anonymous_session({"cart": []}, got.append)
+    env.loop.run()
+    creates = [r for r in env.transport.requests if r.url.endswith("/anonymous/token")]
+    assert len(creates) == 2  # the first page's, and one for both starts of the second
+    env.transport.responder = respond
+    request, on_done = env.transport.hung.pop()
+    status, body = respond(request)
+    on_done(status, body)
+    env.loop.run()
+    assert len(got) == 2 and got[0]["session_token"] == got[1]["session_token"]
