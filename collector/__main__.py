@@ -12,6 +12,7 @@ from uvicorn.config import LOGGING_CONFIG
 
 from collector.app import create_app
 from collector.settings import REPO_ROOT, Settings
+from collector.sink import add_sink_flags, sink_settings
 from collector.tokens import KeyFileError, signer
 
 __all__ = ["allowed_hosts", "main", "parse_args", "wants_demo_login", "wants_public_reads"]
@@ -47,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="origin (https://shop.example) allowed to send events with credentials; repeatable"
         " (default: the collector's own origin only)",
     )
+    add_sink_flags(parser)
     parser.add_argument(
         "--trust-proxy",
         action="store_true",
@@ -172,6 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     """Build the app from the flags and run it under uvicorn until interrupted."""
     args = parse_args(argv)
     settings = Settings(
+        sink=sink_settings(args),
         db=args.db,
         web_dir=args.web,
         dist_dir=args.dist,

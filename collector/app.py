@@ -22,6 +22,7 @@ from collector import anonymous, cart, cookie_refresh, events, health, stats
 from collector.cors import CorsMiddleware
 from collector.hosts import TrustedHosts
 from collector.settings import Settings
+from collector.sink import JetStreamSink
 from collector.static import CORS_HEADERS, GzipCache, StaticDir, content_type
 from collector.store import Store
 
@@ -60,10 +61,11 @@ def create_app(settings: Settings | None = None, *, warm_cache: bool = True) -> 
         for feature in FEATURES
         if hasattr(feature, "event_hook")
     ]
+    sink = JetStreamSink(settings.sink) if settings.sink is not None else None
     routes: list[BaseRoute] = []
     for feature in FEATURES:
         if feature is events:
-            routes += events.routes(settings, store, hooks=hooks)
+            routes += events.routes(settings, store, hooks=hooks, sink=sink)
         else:
             routes += feature.routes(settings, store)
     routes += [
@@ -86,9 +88,13 @@ def create_app(settings: Settings | None = None, *, warm_cache: bool = True) -> 
         if warm_cache:
             paths = list(_files(settings.dist_dir))
             threading.Thread(target=gzip_cache.warm, args=(paths,), daemon=True).start()
+        if sink is not None:
+            await sink.start()
         try:
             yield
         finally:
+            if sink is not None:
+                await sink.close()
             store.close()
 
     app = Starlette(

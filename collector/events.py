@@ -32,6 +32,7 @@ from collector.payload import (
 )
 from collector.reads import read_guard
 from collector.settings import Settings
+from collector.sink import JetStreamSink, SinkDown, record_of
 from collector.store import ID_COLUMN, Store, Transaction
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "Batch",
     "EventHook",
     "format_time",
+    "insert_rows",
     "routes",
 ]
 
@@ -231,7 +233,7 @@ def _event_rows(
     return rows
 
 
-def _insert_rows(tx: Transaction, rows: Sequence[tuple[Any, ...]]) -> set[str]:
+def insert_rows(tx: Transaction, rows: Sequence[tuple[Any, ...]]) -> set[str]:
     """Insert ``rows``, skipping stored ``messageId`` s; returns the ids newly stored."""
     fresh: set[str] = set()
     for start in range(0, len(rows), _ROWS_PER_INSERT):
@@ -247,17 +249,43 @@ def _insert_rows(tx: Transaction, rows: Sequence[tuple[Any, ...]]) -> set[str]:
 
 
 class _Collect:
-    """Stores a request's events and answers it; shared by ``/collect`` and ``/i``."""
+    """Stores a request's events (or hands them to the JetStream sink) and answers it;
+    shared by ``/collect`` and ``/i``."""
 
-    def __init__(self, settings: Settings, store: Store, hooks: Sequence[EventHook]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        hooks: Sequence[EventHook],
+        sink: JetStreamSink | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.hooks = list(hooks)
+        self.sink = sink
+
+    async def _publish(self, events: list[dict[str, Any]], visitor: _Visitor, base: Batch) -> Batch:
+        """The JetStream path: every event acknowledged by the log (the loader stores it
+        and runs the hooks' ``stored``), or 503."""
+        assert self.sink is not None
+        received = format_time(base.received_at)
+        rows = _event_rows(events, visitor, received)
+        try:
+            fresh = await self.sink.publish([record_of(row, base, received) for row in rows])
+        except SinkDown as down:
+            log.warning("%s", down)
+            raise Problem(503, _LOG_DOWN) from None
+        new_events = []
+        for event in events:
+            if event["messageId"] in fresh:
+                fresh.discard(event["messageId"])
+                new_events.append(event)
+        return replace(base, events=new_events)
 
     def _store(self, events: list[dict[str, Any]], visitor: _Visitor, base: Batch) -> Batch:
         rows = _event_rows(events, visitor, format_time(base.received_at))
         with self.store.transaction() as tx:
-            fresh = _insert_rows(tx, rows)
+            fresh = insert_rows(tx, rows)
             new_events = []
             for event in events:
                 if event["messageId"] in fresh:
@@ -282,6 +310,9 @@ class _Collect:
             received_at=datetime.now(UTC),
             request=request,
         )
+        if self.sink is not None:
+            done = await self._publish(events, visitor, base)
+            return self._reply(request, visitor, done, reply)
         try:
             done = await run_in_threadpool(self._store, events, visitor, base)
         except Problem:
@@ -289,6 +320,15 @@ class _Collect:
         except Exception:
             log.exception("storing %d events failed", len(events))
             raise Problem(503, _DATABASE_DOWN) from None
+        return self._reply(request, visitor, done, reply)
+
+    def _reply(
+        self,
+        request: Request,
+        visitor: _Visitor,
+        done: Batch,
+        reply: Callable[[Batch], Response],
+    ) -> Response:
         response = reply(done)
         if visitor.new_cookie and visitor.network_userid:
             response.headers.append(
@@ -302,15 +342,22 @@ class _Collect:
 
 _JSON_TYPES = ("application/json", "text/plain")
 _DATABASE_DOWN = "the database is unavailable; retry later"
+_LOG_DOWN = "the event log (JetStream) did not acknowledge the events; retry later"
 
 
 def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").partition(";")[0].strip().lower()
 
 
-def routes(settings: Settings, store: Store, hooks: Sequence[EventHook] = ()) -> list[BaseRoute]:
-    """``/collect``, ``/i`` and ``/api/events``, bound to ``store`` and the features' hooks."""
-    collect = _Collect(settings, store, hooks)
+def routes(
+    settings: Settings,
+    store: Store,
+    hooks: Sequence[EventHook] = (),
+    sink: JetStreamSink | None = None,
+) -> list[BaseRoute]:
+    """``/collect``, ``/i`` and ``/api/events``, bound to ``store`` (or, for writes, the
+    JetStream ``sink``) and the features' hooks."""
+    collect = _Collect(settings, store, hooks, sink)
     guard = read_guard(settings, store)
 
     async def post_collect(request: Request) -> Response:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from collector.sink import SinkSettings
+
 __all__ = ["REPO_ROOT", "Settings"]
 
 _CHECKOUT = Path(__file__).resolve().parent.parent
@@ -64,6 +66,9 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     """``Host`` names answered (Starlette's TrustedHostMiddleware, against DNS rebinding);
     empty: no check (``__main__`` always gives the bind host and ``localhost`` at least)."""
+    sink: SinkSettings | None = None
+    """Write accepted events to this NATS JetStream log (``--sink``) instead of the database;
+    ``collector.loader`` stores them."""
     clock: Callable[[], float] = field(default_factory=lambda: time.time)
     """Seconds since the epoch: token times and expiry checks (tests pass a fake)."""
     cookie_refresh: bool = True

@@ -155,3 +155,14 @@ def test_tracker_collector_help(venv: Path, tmp_path: Path) -> None:
         text=True,
     )
     assert "--dist" in reply.stdout and "--web" in reply.stdout
+
+
+def test_tracker_loader_is_installed_with_the_collector(venv: Path, tmp_path: Path) -> None:
+    reply = subprocess.run(
+        [str(venv / "bin" / "tracker-loader"), "--help"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert "--sink" in reply.stdout and "--db" in reply.stdout
