@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from collector.endpoints import ANY_METHOD, Problem, by_method
+from collector.group_commit import GroupCommit
 from collector.payload import (
     encode_event,
     event_from_query,
@@ -248,6 +249,10 @@ def insert_rows(tx: Transaction, rows: Sequence[tuple[Any, ...]]) -> set[str]:
     return fresh
 
 
+_Job = tuple[list[tuple[Any, ...]], list[dict[str, Any]], Batch]
+"""One request's rows to insert, its events and what is known of the request."""
+
+
 class _Collect:
     """Stores a request's events (or hands them to the JetStream sink) and answers it;
     shared by ``/collect`` and ``/i``."""
@@ -263,6 +268,7 @@ class _Collect:
         self.store = store
         self.hooks = list(hooks)
         self.sink = sink
+        self.group: GroupCommit[_Job, Batch] = GroupCommit(store, self._write)
 
     async def _publish(self, events: list[dict[str, Any]], visitor: _Visitor, base: Batch) -> Batch:
         """The JetStream path: every event acknowledged by the log (the loader stores it
@@ -282,18 +288,19 @@ class _Collect:
                 new_events.append(event)
         return replace(base, events=new_events)
 
-    def _store(self, events: list[dict[str, Any]], visitor: _Visitor, base: Batch) -> Batch:
-        rows = _event_rows(events, visitor, format_time(base.received_at))
-        with self.store.transaction() as tx:
-            fresh = insert_rows(tx, rows)
-            new_events = []
-            for event in events:
-                if event["messageId"] in fresh:
-                    fresh.discard(event["messageId"])
-                    new_events.append(event)
-            done = replace(base, events=new_events)
-            for hook in self.hooks:
-                hook.stored(tx, done)
+    def _write(self, tx: Transaction, job: _Job) -> Batch:
+        """Insert one request's rows and run the hooks (in a transaction shared with the
+        requests that came in meanwhile: ``collector.group_commit``)."""
+        rows, events, base = job
+        fresh = insert_rows(tx, rows)
+        new_events = []
+        for event in events:
+            if event["messageId"] in fresh:
+                fresh.discard(event["messageId"])
+                new_events.append(event)
+        done = replace(base, events=new_events)
+        for hook in self.hooks:
+            hook.stored(tx, done)
         return done
 
     async def handle(
@@ -313,10 +320,9 @@ class _Collect:
         if self.sink is not None:
             done = await self._publish(events, visitor, base)
             return self._reply(request, visitor, done, reply)
+        rows = _event_rows(events, visitor, format_time(base.received_at))
         try:
-            done = await run_in_threadpool(self._store, events, visitor, base)
-        except Problem:
-            raise
+            done = await self.group.submit((rows, events, base))
         except Exception:
             log.exception("storing %d events failed", len(events))
             raise Problem(503, _DATABASE_DOWN) from None
