@@ -1,14 +1,18 @@
-"""`python -m bench.load`: ``POST /collect`` throughput and latency on SQLite and PostgreSQL.
+"""`python -m bench.load`: ``POST /collect`` throughput and latency on SQLite, PostgreSQL
+(both with group commit) and the JetStream log plus ``tracker-loader``.
 
-Starts the real collector under uvicorn (``python -m collector``, one process) on each
-database, sends batches of 1 and of 50 tracker-shaped events from concurrent keep-alive
-clients over loopback, resends some batches as a tracker retry would, then checks in the
-database that every event sent is stored exactly once. Bounded in events and time.
+Starts the real collector under uvicorn (``python -m collector``: one process, then two that
+the clients use in turn, a simple round robin) on each path, sends batches of 1 and of 50
+tracker-shaped events from concurrent keep-alive clients over loopback, resends some batches
+as a tracker retry would, then checks in the database that every event acknowledged is
+stored exactly once (on the JetStream path once the loader has caught up). Bounded in events
+and time.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import http.client
 import json
@@ -30,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tests.nats import NatsCluster
 from tests.pg import Cluster
 
 __all__ = ["main"]
@@ -48,7 +53,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--events", type=int, default=30_000, help="most events per run (30000)")
     p.add_argument("--seconds", type=float, default=12.0, help="most seconds per run (12)")
     p.add_argument("--batches", default="1,50", help="batch sizes to run (1,50)")
-    p.add_argument("--dbs", default="sqlite,postgresql", help="databases to run")
+    p.add_argument(
+        "--dbs",
+        default="sqlite,postgresql,jetstream",
+        help="paths to run (jetstream: the log and one loader into SQLite)",
+    )
+    p.add_argument("--collectors", default="1,2", help="collector processes to run (1,2)")
     p.add_argument("--out", type=Path, default=RESULTS, help="output directory")
     return p.parse_args(argv)
 
@@ -84,10 +94,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def collector(db: str) -> Iterator[int]:
-    """The real collector under uvicorn on ``db``; yields its port once healthy."""
+def collector(db: str, sinks: list[str] | None = None) -> Iterator[int]:
+    """The real collector under uvicorn on ``db`` (writing to the JetStream ``sinks`` when
+    given); yields its port once healthy."""
     port = free_port()
     command = [sys.executable, "-m", "collector", "--port", str(port), "--db", db]
+    for url in sinks or []:
+        command += ["--sink", url]
     proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
@@ -111,6 +124,7 @@ class Run:
     """One measured configuration and what the database held afterwards."""
 
     db: str
+    collectors: int
     batch: int
     clients: int
     requests: int
@@ -135,8 +149,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def drive(port: int, batch: int, clients: int, max_events: int, max_seconds: float) -> dict:
-    """Send batches from ``clients`` threads until the events or the time run out."""
+def drive(ports: list[int], batch: int, clients: int, max_events: int, max_seconds: float) -> dict:
+    """Send batches from ``clients`` threads (client ``k`` to ``ports[k % len(ports)]``)
+    until the events or the time run out."""
     bodies: queue.Queue[tuple[bytes, list[str], bool]] = queue.Queue()
     for i in range(max_events // batch):
         events = [tracker_event(i * batch + j) for j in range(batch)]
@@ -153,7 +168,7 @@ def drive(port: int, batch: int, clients: int, max_events: int, max_seconds: flo
     start = threading.Barrier(clients + 1)
     deadline = 0.0
 
-    def client() -> None:
+    def client(port: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         headers = {"Content-Type": "application/json"}
         start.wait()
@@ -184,7 +199,9 @@ def drive(port: int, batch: int, clients: int, max_events: int, max_seconds: flo
                     counts["errors"] += 1
         conn.close()
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [
+        threading.Thread(target=client, args=(ports[k % len(ports)],)) for k in range(clients)
+    ]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + max_seconds
@@ -230,17 +247,55 @@ def stored_counts(db: str, sent: set[str]) -> tuple[int, int, int]:
     return int(matched), int(total), int(total) - int(distinct)
 
 
-def measure(db_kind: str, db: str, batch: int, args: argparse.Namespace) -> Run:
-    with collector(db) as port:
-        drive(port, batch, 2, min(200, args.events), 3.0)  # warm-up, discarded below
-        before = stored_counts(db, set())[1]
-        result = drive(port, batch, args.clients, args.events, args.seconds)
+@contextmanager
+def loader(db: str, sinks: list[str]) -> Iterator[None]:
+    """One ``tracker-loader`` from the JetStream log into ``db``."""
+    command = [sys.executable, "-m", "collector.loader", "--db", db]
+    for url in sinks:
+        command += ["--sink", url]
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def caught_up(db: str, acked: set[str], timeout: float = 120) -> tuple[int, int, int]:
+    """``stored_counts`` once every acknowledged event is stored (or the time is up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            counts = stored_counts(db, acked)
+        except Exception:
+            counts = (0, 0, 0)
+        if counts[0] >= len(acked) or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.5)
+
+
+def measure(db_kind: str, db: str, batch: int, collectors: int, args: argparse.Namespace) -> Run:
+    with contextlib.ExitStack() as stack:
+        sinks = None
+        if db_kind == "jetstream":
+            nats = NatsCluster(1).start()
+            stack.callback(nats.stop)
+            sinks = nats.urls
+        ports = [stack.enter_context(collector(db, sinks)) for _ in range(collectors)]
+        if sinks is not None:
+            stack.enter_context(loader(db, sinks))
+        warm = drive(ports, batch, 2, min(200, args.events), 3.0)  # warm-up
+        before = caught_up(db, warm["acked"])[1]
+        result = drive(ports, batch, args.clients, args.events, args.seconds)
+        if sinks is not None:
+            caught_up(db, result["acked"])
     matched, total, duplicates = stored_counts(db, result["acked"])
     acked = len(result["acked"])
     sent = len(result["sent"])
     latencies = result["latencies"]
     return Run(
         db=db_kind,
+        collectors=collectors,
         batch=batch,
         clients=args.clients,
         requests=result["requests"],
@@ -263,18 +318,21 @@ def measure(db_kind: str, db: str, batch: int, args: argparse.Namespace) -> Run:
 def markdown(runs: list[Run], meta: dict) -> str:
     lines = [
         f"`POST /collect`, {meta['clients']} keep-alive clients over loopback, one uvicorn "
-        f"process; {meta['machine']}, 1-minute load average {meta['loadavg_at_start'][0]} at "
+        f"process per collector (two: the clients take them in turn); sqlite and postgresql "
+        f"store directly with group commit, jetstream publishes to one nats-server and one "
+        f"tracker-loader stores into SQLite; {meta['machine']}, "
+        f"1-minute load average {meta['loadavg_at_start'][0]} at "
         f"start and {meta['loadavg_at_end'][0]} at the end (other work on the machine slows it); "
         f"{meta['date']}, commit {meta['commit']}.",
         "",
-        "| database | batch | requests | events/s | requests/s | p50 ms | p99 ms "
+        "| path | collectors | batch | requests | events/s | requests/s | p50 ms | p99 ms "
         "| errors | acknowledged → stored once |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in runs:
         check = "yes" if r.exactly_once else "**NO**"
         lines.append(
-            f"| {r.db} | {r.batch} | {r.requests} ({r.retried_requests} retries) "
+            f"| {r.db} | {r.collectors} | {r.batch} | {r.requests} ({r.retried_requests} retries) "
             f"| {r.events_per_s:,.0f} | {r.requests_per_s:,.0f} | {r.p50_ms:.1f} "
             f"| {r.p99_ms:.1f} | {r.errors} | {r.events_acknowledged:,} → "
             f"{r.stored_of_acknowledged:,} {check} |"
@@ -305,20 +363,21 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     batches = [int(b) for b in args.batches.split(",")]
+    collector_counts = [int(c) for c in args.collectors.split(",")]
     runs: list[Run] = []
     for kind in args.dbs.split(","):
         cluster = Cluster(durable=True).start() if kind == "postgresql" else None
         tmp = tempfile.TemporaryDirectory(prefix="trk-load-")
         try:
-            for batch in batches:
+            for collectors, batch in [(c, b) for c in collector_counts for b in batches]:
                 if cluster is not None:
                     db = cluster.create_database()
                 else:
-                    db = str(Path(tmp.name) / f"load-{batch}.db")
-                run = measure(kind, db, batch, args)
+                    db = str(Path(tmp.name) / f"load-{collectors}-{batch}.db")
+                run = measure(kind, db, batch, collectors, args)
                 runs.append(run)
                 print(
-                    f"load: {kind} batch {batch}: {run.events_per_s:,.0f} events/s, "
+                    f"load: {kind} x{collectors} batch {batch}: {run.events_per_s:,.0f} events/s, "
                     f"p50 {run.p50_ms} ms, p99 {run.p99_ms} ms, "
                     f"exactly once: {run.exactly_once}",
                     flush=True,
