@@ -288,19 +288,28 @@ class _Collect:
                 new_events.append(event)
         return replace(base, events=new_events)
 
-    def _write(self, tx: Transaction, job: _Job) -> Batch:
-        """Insert one request's rows and run the hooks (in a transaction shared with the
-        requests that came in meanwhile: ``collector.group_commit``)."""
-        rows, events, base = job
-        fresh = insert_rows(tx, rows)
-        new_events = []
-        for event in events:
-            if event["messageId"] in fresh:
-                fresh.discard(event["messageId"])
-                new_events.append(event)
-        done = replace(base, events=new_events)
-        for hook in self.hooks:
-            hook.stored(tx, done)
+    def _write(self, tx: Transaction, jobs: list[_Job]) -> list[Batch]:
+        """Insert the rows of several requests (in a transaction they share: see
+        ``collector.group_commit``) and run the hooks for each. Each request's rows keep their
+        order; the requests go in the order of their first ``messageId``, so a resent batch
+        sits in the same place in every collector's group and concurrent transactions never
+        wait on each other in a cycle."""
+        rows: dict[str, tuple[Any, ...]] = {}
+        for job in sorted(jobs, key=lambda job: job[0][0][0] if job[0] else ""):
+            for row in job[0]:
+                rows.setdefault(row[0], row)
+        fresh = insert_rows(tx, list(rows.values()))
+        done = []
+        for _, events, base in jobs:
+            new_events = []
+            for event in events:
+                if event["messageId"] in fresh:
+                    fresh.discard(event["messageId"])
+                    new_events.append(event)
+            batch = replace(base, events=new_events)
+            for hook in self.hooks:
+                hook.stored(tx, batch)
+            done.append(batch)
         return done
 
     async def handle(

@@ -27,10 +27,13 @@ MAX_GROUP = 256
 
 
 class GroupCommit(Generic[Job, Result]):
-    """``await submit(job)`` runs ``write(tx, job)`` in a transaction shared with the jobs
-    submitted meanwhile, and returns its result once that transaction committed."""
+    """``await submit(job)`` runs ``write(tx, jobs)`` for the jobs submitted meanwhile in one
+    transaction (``write`` returns one result per job, in order) and returns this job's
+    result once that transaction committed."""
 
-    def __init__(self, store: Store, write: Callable[[Transaction, Job], Result]) -> None:
+    def __init__(
+        self, store: Store, write: Callable[[Transaction, list[Job]], list[Result]]
+    ) -> None:
         self._store = store
         self._write = write
         self._waiting: list[tuple[Job, asyncio.Future[Result]]] = []
@@ -60,7 +63,7 @@ class GroupCommit(Generic[Job, Result]):
         """Every job in one transaction; on failure each job alone, failing only its own."""
         try:
             with self._store.transaction() as tx:
-                results = [self._write(tx, job) for job in jobs]
+                results = self._write(tx, jobs)
             return [(True, result) for result in results]
         except Exception as failure:
             if len(jobs) == 1:
@@ -69,7 +72,7 @@ class GroupCommit(Generic[Job, Result]):
         for job in jobs:
             try:
                 with self._store.transaction() as tx:
-                    outcomes.append((True, self._write(tx, job)))
+                    outcomes.append((True, self._write(tx, [job])[0]))
             except Exception as failure:
                 outcomes.append((False, failure))
         return outcomes

@@ -114,26 +114,20 @@ async def load(
     stop = stop or asyncio.Event()
     try:
         js = nc.jetstream(timeout=sink.timeout)
-        await ensure_stream(js, sink, update=False)
-        from nats.js.api import AckPolicy, ConsumerConfig
-
-        config = ConsumerConfig(
-            durable_name=DURABLE,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=30,
-            max_ack_pending=20000,
-        )
-        consumer = await js.pull_subscribe(
-            sink.subject, durable=DURABLE, stream=sink.stream, config=config
-        )
+        consumer = await _subscribe(js, sink, stop)
+        failures = 0
         while not stop.is_set():
             try:
                 messages = await consumer.fetch(batch_size, timeout=1)
+                failures = 0
             except TimeoutError:
                 continue
             except Exception as exc:  # a node lost: the client reconnects to another
+                failures += 1
                 log.warning("fetching from JetStream failed: %r; retrying", exc)
                 await asyncio.sleep(0.5)
+                if failures % 10 == 0:
+                    consumer = await _subscribe(js, sink, stop)
                 continue
             records, taken = [], []
             for message in messages:
@@ -145,12 +139,36 @@ async def load(
                     await message.term()
             if records:
                 await _commit(store, records, hooks)
-            for message in taken:
-                await message.ack()
-            await nc.flush()
+            try:
+                for message in taken:
+                    await message.ack()
+                await nc.flush()
+            except Exception as exc:  # unacknowledged ones come again: stored once anyway
+                log.warning("acknowledging failed: %r", exc)
     finally:
         await nc.close()
         store.close()
+
+
+async def _subscribe(js: Any, sink: SinkSettings, stop: asyncio.Event) -> Any:
+    """Bind the shared durable consumer, retrying while the cluster cannot answer (a node
+    lost, a leader being elected)."""
+    from nats.js.api import AckPolicy, ConsumerConfig
+
+    config = ConsumerConfig(
+        durable_name=DURABLE, ack_policy=AckPolicy.EXPLICIT, ack_wait=30, max_ack_pending=20000
+    )
+    while True:
+        try:
+            await ensure_stream(js, sink, update=False)
+            return await js.pull_subscribe(
+                sink.subject, durable=DURABLE, stream=sink.stream, config=config
+            )
+        except Exception as exc:
+            if stop.is_set():
+                raise
+            log.warning("binding the JetStream consumer failed: %r; retrying", exc)
+            await asyncio.sleep(0.5)
 
 
 async def _commit(store: Store, records: list[Record], hooks: Sequence[EventHook]) -> None:

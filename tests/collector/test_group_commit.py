@@ -32,11 +32,12 @@ class CountingStore(Store):
         self.commits += 1
 
 
-def _write(tx: Transaction, key: Any) -> str:
-    if key == "bad":
-        raise ValueError("this batch cannot be stored")
-    tx.execute("INSERT INTO t (k) VALUES (?)", (key,))
-    return key
+def _write(tx: Transaction, keys: list[Any]) -> list[str]:
+    for key in keys:
+        if key == "bad":
+            raise ValueError("this batch cannot be stored")
+        tx.execute("INSERT INTO t (k) VALUES (?)", (key,))
+    return list(keys)
 
 
 @pytest.fixture

@@ -246,6 +246,7 @@ def test_cluster_loses_a_node_mid_load_nothing_lost_nothing_twice(
         assert not errors, errors
         assert len(acknowledged) == 160
         ids = wait_stored(db, len(acknowledged), timeout=90)
-        assert sorted(ids) == sorted(acknowledged)
+        logs = "".join(p.read_text() for p in tmp_path.glob("*.log"))
+        assert sorted(ids) == sorted(acknowledged), logs[-3000:]
     finally:
         nats.stop()
