@@ -146,23 +146,23 @@ def test_tracker_collector_serves_site_and_build_from_working_directory(served: 
         assert reply.headers["cache-control"] == "public, max-age=31536000, immutable"
 
 
-def test_tracker_collector_help(venv: Path, tmp_path: Path) -> None:
+def _help(venv: Path, command: str, cwd: Path) -> str:
+    """What an installed command prints for ``--help``."""
     reply = subprocess.run(
-        [str(venv / "bin" / "tracker-collector"), "--help"],
-        cwd=tmp_path,
+        [str(venv / "bin" / command), "--help"],
+        cwd=cwd,
         check=True,
         capture_output=True,
         text=True,
     )
-    assert "--dist" in reply.stdout and "--web" in reply.stdout
+    return reply.stdout
+
+
+def test_tracker_collector_help(venv: Path, tmp_path: Path) -> None:
+    shown = _help(venv, "tracker-collector", tmp_path)
+    assert "--dist" in shown and "--web" in shown
 
 
 def test_tracker_loader_is_installed_with_the_collector(venv: Path, tmp_path: Path) -> None:
-    reply = subprocess.run(
-        [str(venv / "bin" / "tracker-loader"), "--help"],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    assert "--sink" in reply.stdout and "--db" in reply.stdout
+    shown = _help(venv, "tracker-loader", tmp_path)
+    assert "--sink" in shown and "--db" in shown

@@ -152,13 +152,19 @@ def test_reload_resumes_the_stored_session():
     assert [c[0] for c in collector.calls] == ["POST", "PATCH"]
 
 
-def test_a_revoked_stored_session_is_replaced_on_start():
+def _reload_with_a_revoked_session():
+    """A page whose stored session the collector no longer knows, reloaded."""
     env, collector, t = _page()
     _call(env, t.start_anonymous_session, None)
     collector.revoked = True
     t2 = env.reload(OPTIONS)
     collector.revoked = False
     collector.sessions.clear()
+    return env, collector, t2
+
+
+def test_a_revoked_stored_session_is_replaced_on_start():
+    env, collector, t2 = _reload_with_a_revoked_session()
     answer = _call(env, t2.start_anonymous_session, {"cart": []})
     assert answer["resumed"] is False and answer["session_token"] == "session-2"
     assert [c[0] for c in collector.calls] == ["POST", "PATCH", "POST"]
@@ -308,12 +314,7 @@ def test_starts_at_the_same_time_share_one_session():
 
 
 def test_a_start_while_a_replaced_session_is_being_created_joins_it():
-    env, collector, t = _page()
-    _call(env, t.start_anonymous_session, None)
-    collector.revoked = True
-    t2 = env.reload(OPTIONS)
-    collector.revoked = False
-    collector.sessions.clear()
+    env, collector, t2 = _reload_with_a_revoked_session()
     respond = collector.respond
 
     def hang_creates(request):
