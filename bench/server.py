@@ -8,7 +8,9 @@ Cache-Control. Tracking endpoints are stubbed so no system waits on a backend.
 from __future__ import annotations
 
 import gzip
+import json
 import mimetypes
+import re
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -80,7 +82,7 @@ class FileCache:
             hit = self.entries.get(key)
         if hit:
             return hit
-        raw = path.read_bytes()
+        raw = render(path.read_bytes()) if path.suffix == ".html" else path.read_bytes()
         gz = gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0)
         enc = _Encoded(
             raw=raw,
@@ -93,6 +95,19 @@ class FileCache:
         with self.lock:
             self.entries[key] = enc
         return enc
+
+
+_DIST_NAME = re.compile(rb"\{\{dist:([^}]+)\}\}")
+
+
+def render(html: bytes) -> bytes:
+    """A page with ``{{dist:NAME}}`` replaced by ``/dist/`` + the hashed name in
+    ``dist/manifest.json``, as a server-rendered page writes its tags: the page itself needs
+    no script and no request to learn the names."""
+    if b"{{dist:" not in html:
+        return html
+    files = json.loads((REPO / "dist" / "manifest.json").read_text())
+    return _DIST_NAME.sub(lambda m: ("/dist/" + files[m.group(1).decode()]).encode(), html)
 
 
 def resolve(url_path: str) -> Path | None:
