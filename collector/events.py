@@ -249,6 +249,16 @@ def insert_rows(tx: Transaction, rows: Sequence[tuple[Any, ...]]) -> set[str]:
     return fresh
 
 
+def _newly_stored(events: list[dict[str, Any]], fresh: set[str]) -> list[dict[str, Any]]:
+    """The events whose ``messageId`` is in ``fresh``, each id claimed once (taken from it)."""
+    new_events = []
+    for event in events:
+        if event["messageId"] in fresh:
+            fresh.discard(event["messageId"])
+            new_events.append(event)
+    return new_events
+
+
 _Job = tuple[list[tuple[Any, ...]], list[dict[str, Any]], Batch]
 """One request's rows to insert, its events and what is known of the request."""
 
@@ -281,12 +291,7 @@ class _Collect:
         except SinkDown as down:
             log.warning("%s", down)
             raise Problem(503, _LOG_DOWN) from None
-        new_events = []
-        for event in events:
-            if event["messageId"] in fresh:
-                fresh.discard(event["messageId"])
-                new_events.append(event)
-        return replace(base, events=new_events)
+        return replace(base, events=_newly_stored(events, fresh))
 
     def _write(self, tx: Transaction, jobs: list[_Job]) -> list[Batch]:
         """Insert the rows of several requests (in a transaction they share: see
@@ -301,12 +306,7 @@ class _Collect:
         fresh = insert_rows(tx, list(rows.values()))
         done = []
         for _, events, base in jobs:
-            new_events = []
-            for event in events:
-                if event["messageId"] in fresh:
-                    fresh.discard(event["messageId"])
-                    new_events.append(event)
-            batch = replace(base, events=new_events)
+            batch = replace(base, events=_newly_stored(events, fresh))
             for hook in self.hooks:
                 hook.stored(tx, batch)
             done.append(batch)
