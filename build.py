@@ -1,4 +1,10 @@
-"""Build dist/: the loader, the tracker's sources per runtime, and only the runtime files they load.
+"""Build dist/: the loader with the compiled tracker, the tracker's sources per interpreter,
+and only the runtime files they load.
+
+`dist/tracker.js` is one classic script: the loader plus `tracker/` compiled ahead of time
+to JavaScript with the pinned Transcrypt and bundled and minified with the pinned esbuild
+(compiled/transpile.py). That is the default runtime; `data-runtime="micropython"` or
+`"pyodide"` loads an interpreter and the same Python source from beside it instead.
 
 Run as `.venv/bin/python build.py` (it needs node: the Pyodide memory snapshot,
 `tracker-pyodide.<hash>.snapshot`, is taken by running the pinned Pyodide with
@@ -48,6 +54,13 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 METHODS_MARK = "/*METHODS*/[]"
 LOCK_MARK = "/*PYODIDE_LOCK*/null"
 HELPERS_MARK = "/*HOST_HELPERS*/"
+COMPILED_MARK = "/*COMPILED_TRACKER*/"
+COMPILED_GLOBAL = "COMPILED"
+COMPILED_ENTRY = "import pycompat\nimport tracker.browser\n"
+# What the loader calls: the bridge entry points of tracker/browser.py, compiled.
+COMPILED_EXPORTS = (
+    "import './pycompat.js';\nexport {call, start, use_helpers} from './tracker.browser.js';\n"
+)
 FILES_MARK = "/*FILES*/{}"
 HASH_LENGTH = 10
 
@@ -180,18 +193,37 @@ def host_helpers() -> str:
     raise SystemExit("build: tracker/browser.py has no _HELPERS_JS")
 
 
-def build_loader(methods: list[str], lock: dict[str, object], files: dict[str, str]) -> str:
-    """`loader/tracker.js` with the method names, Pyodide lock info, hashed file names and
-    host helpers filled in."""
+def compiled_tracker(work: Path) -> str:
+    """`tracker/` compiled to JavaScript: a minified script that sets `var COMPILED` to the
+    bridge (`start`, `call`, `use_helpers`) of tracker/browser.py."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from compiled.transpile import bundle, transpile
+    finally:
+        sys.path.remove(str(ROOT))
+    target = transpile([PACKAGE], COMPILED_ENTRY, work)
+    entry = target / "compiled_entry.js"
+    entry.write_text(COMPILED_EXPORTS, encoding="utf-8")
+    out = work / "compiled.js"
+    bundle(entry, out, COMPILED_GLOBAL)
+    return out.read_text(encoding="utf-8").strip()
+
+
+def build_loader(
+    methods: list[str], lock: dict[str, object], files: dict[str, str], compiled: str
+) -> str:
+    """`loader/tracker.js` with the method names, Pyodide lock info, hashed file names,
+    host helpers and the compiled tracker filled in."""
     source = LOADER.read_text(encoding="utf-8")
-    for mark in (METHODS_MARK, LOCK_MARK, HELPERS_MARK, FILES_MARK):
+    for mark in (METHODS_MARK, LOCK_MARK, HELPERS_MARK, FILES_MARK, COMPILED_MARK):
         if source.count(mark) != 1:
             raise SystemExit(f"build: {LOADER} must contain {mark} exactly once")
     source = source.replace(METHODS_MARK, json.dumps(methods, separators=(",", ":")))
     source = source.replace(FILES_MARK, json.dumps(files, separators=(",", ":"), sort_keys=True))
     source = source.replace(LOCK_MARK, json.dumps(lock, separators=(",", ":"), sort_keys=True))
     helpers = host_helpers().strip("\n").replace("\n", "\n      ")
-    return source.replace(HELPERS_MARK, "\n      " + helpers + "\n    ")
+    source = source.replace(HELPERS_MARK, "\n      " + helpers + "\n    ")
+    return source.replace(COMPILED_MARK, compiled)
 
 
 def copy_files(source_dir: Path, names: list[str], target_dir: Path) -> None:
@@ -319,8 +351,9 @@ def build() -> None:
     files = {name: seal(DIST / name.rstrip("/")) for name in logical}
     manifest = json.dumps(files, indent=2, sort_keys=True) + "\n"
     (DIST / "manifest.json").write_text(manifest, encoding="utf-8")
-    loader = build_loader(js_methods(), lock, files)
-    (DIST / "tracker.js").write_text(loader, encoding="utf-8")
+    with tempfile.TemporaryDirectory() as work:
+        loader = build_loader(js_methods(), lock, files, compiled_tracker(Path(work)))
+        (DIST / "tracker.js").write_text(loader, encoding="utf-8")
     if TYPES.exists():
         (DIST / "tracker.d.ts").write_bytes(TYPES.read_bytes())
 

@@ -1,7 +1,13 @@
-/* tracker loader: loads a Python runtime and the tracker from the directory this script
-   came from, then replays the page's queued calls. See docs/architecture.md (the bridge). */
+/* tracker loader: starts the tracker compiled to JavaScript (the default), or loads a
+   Python runtime and the tracker from the directory this script came from
+   (data-runtime="micropython" or "pyodide"), then replays the page's queued calls.
+   See docs/architecture.md (the bridge). */
 (function () {
   'use strict';
+
+  /* tracker/ compiled ahead of time by Transcrypt, bundled by esbuild (build.py):
+     sets COMPILED to tracker/browser.py's bridge (start, call, use_helpers) */
+  /*COMPILED_TRACKER*/
 
   var METHODS = /*METHODS*/[];
   var PYODIDE_LOCK = /*PYODIDE_LOCK*/null;
@@ -47,7 +53,7 @@
       }
     }
     var name = (script && script.getAttribute('data-global')) || 'tracker';
-    var runtime = (script && script.getAttribute('data-runtime')) || 'micropython';
+    var runtime = (script && script.getAttribute('data-runtime')) || 'compiled';
     var stub = window[name];
     if (stub && stub.ready) return;  /* the loader already ran for this global */
     try { document.addEventListener('securitypolicyviolation', onViolation); } catch (e) { /* old browser */ }
@@ -295,11 +301,16 @@
       (document.head || document.documentElement).appendChild(link);
     }
 
-    var loaders = { micropython: loadMicroPython, pyodide: loadPyodide };
-    if (!loaders[runtime]) {
-      var unknown = new Error('unknown data-runtime "' + runtime + '" (micropython or pyodide)');
+    var loaders = { compiled: loadCompiled, micropython: loadMicroPython, pyodide: loadPyodide };
+    if (!loaders.hasOwnProperty(runtime)) {
+      var unknown = new Error('unknown data-runtime "' + runtime + '" (compiled, micropython or pyodide)');
       unknown.reason = 'config';
       return fail(unknown);
+    }
+    if (runtime === 'compiled') {
+      /* nothing to fetch: ready before the next line of the page runs */
+      py = loadCompiled();
+      return finish();
     }
     loaders[runtime](base).then(function (module) {
       if (state !== 'loading') return;
@@ -311,6 +322,15 @@
       warn('replaying queued calls failed: ' + describe(e));
       settle();
     });
+
+    /* The tracker compiled to JavaScript, in this script: it calls the same helpers the
+       interpreters import as `_tracker_host`. */
+    function loadCompiled() {
+      mark('runtime');
+      COMPILED.use_helpers(host);
+      mark('imported');
+      return bridge(COMPILED);
+    }
 
     /* The tracker's compiled modules come as a ROMFS image, which the runtime mounts at
        /rom and imports from in place: nothing is unpacked or written to its file system. */

@@ -1,6 +1,9 @@
-"""The browser adapter: a `Host` built from `js`, and the bridge entry points the loader calls.
+"""The browser adapter: a `Host` built from JS helpers, and the bridge entry points the
+loader calls.
 
-This is the only module that imports `js`; it runs on MicroPython and Pyodide alike.
+This is the only module that reaches JS; it runs on MicroPython and Pyodide alike, and
+compiled to JavaScript by Transcrypt (build.py), where the loader hands it its helpers
+with `use_helpers` instead of an import.
 Every JS operation that can throw (cookies, localStorage) goes through small JS
 helpers that catch and return tagged strings: a JS exception thrown through
 MicroPython's stack cannot be caught in Python and would break the interpreter.
@@ -10,8 +13,6 @@ See docs/architecture.md for the bridge contract.
 import binascii
 import json
 
-import js
-
 from . import dispatch, get_tracker
 from .host import Host
 
@@ -20,7 +21,7 @@ TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
-__all__ = ["call", "make_host", "methods", "start"]
+__all__ = ["call", "make_host", "methods", "start", "use_helpers"]
 
 # The JS side of the host: build.py puts this function body into dist/tracker.js, which
 # registers the object (plus `callback`) as the JS module `_tracker_host`;
@@ -131,6 +132,9 @@ return {
     }
   },
   now: function () { try { return String(Date.now()); } catch (e) { return '0'; } },
+  secure: function () {
+    try { return location.protocol === 'https:' ? 1 : 0; } catch (e) { return 0; }
+  },
   cookieRead: function (known) {
     return guard(function () {
       var version = cookieVersion();
@@ -151,6 +155,12 @@ return {
 _helpers = None
 
 
+def use_helpers(helpers: "Any") -> None:
+    """Take the loader's JS helpers directly (the compiled build has no module to import)."""
+    global _helpers
+    _helpers = helpers
+
+
 def _js() -> "Any":
     """The JS helper object: the loader's `_tracker_host`, else one built from `_HELPERS_JS`."""
     global _helpers
@@ -160,6 +170,8 @@ def _js() -> "Any":
 
             _helpers = _tracker_host
         except ImportError:
+            import js
+
             _helpers = js.Function.new(_HELPERS_JS)()
     return _helpers
 
@@ -321,7 +333,7 @@ def make_host() -> Host:
         warn=_warn,
         cookies=CookieJar(),
         local_storage=BrowserLocalStorage(),
-        secure=str(js.location.protocol) == "https:",
+        secure=bool(int(_js().secure())),
         defer=_defer,
         send=_send,
         beacon=_beacon,

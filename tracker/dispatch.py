@@ -113,10 +113,8 @@ _COMMANDS: "Dict[str, Callable[[Any, List[Any]], Any]]" = {
 METHODS = sorted(name for name in _COMMANDS if "." not in name)
 """Every JS method name a page may call (accessor methods like `user.id` excluded)."""
 
-_ACCESSORS = {
-    User: {"$accessor": "user", "methods": ["id", "anonymousId", "traits"]},
-    Group: {"$accessor": "group", "methods": ["id", "traits"]},
-}
+_USER_ACCESSOR = {"$accessor": "user", "methods": ["id", "anonymousId", "traits"]}
+_GROUP_ACCESSOR = {"$accessor": "group", "methods": ["id", "traits"]}
 
 
 def _revive(value: "Any", make_callback: "Callable[[int], Callable[..., Any]]") -> "Any":
@@ -146,5 +144,8 @@ def call(
     except Exception as exc:
         tracker.host.warn("%s failed: %r" % (name, exc))
         return None
-    accessor = _ACCESSORS.get(type(result))
-    return accessor if accessor is not None else result
+    if isinstance(result, User):
+        return _USER_ACCESSOR
+    if isinstance(result, Group):
+        return _GROUP_ACCESSOR
+    return result

@@ -3,8 +3,6 @@
 Nothing here touches storage, clocks or the browser; randomness is passed in.
 """
 
-import binascii
-
 TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as True
 
 if TYPE_CHECKING:
@@ -37,7 +35,7 @@ def uuid4(random_bytes: "Callable[[int], bytes]") -> str:
         raise ValueError("random source returned %d bytes, wanted 16" % len(b))
     b[6] = (b[6] & 0x0F) | 0x40
     b[8] = (b[8] & 0x3F) | 0x80
-    h = binascii.hexlify(bytes(b)).decode()
+    h = "".join([_HEX[x >> 4] + _HEX[x & 15] for x in b])
     return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 
 

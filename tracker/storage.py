@@ -49,6 +49,7 @@ _COOKIE_SAFE = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$&'()*+-./:<=>?@[]^_`{|}~"
 )
 _HEXDIGITS = "0123456789ABCDEF"
+_HEX_ANY = "0123456789abcdefABCDEF"
 _DAYS = ("Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -56,12 +57,11 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 def percent_encode(text: str) -> str:
     """Escape what a cookie value may not hold, byte-wise as UTF-8 (like encodeURIComponent)."""
     out = []
-    for ch in text:
-        if ch in _COOKIE_SAFE:
-            out.append(ch)
+    for byte in text.encode("utf-8"):
+        if byte < 128 and chr(byte) in _COOKIE_SAFE:
+            out.append(chr(byte))
         else:
-            for byte in ch.encode("utf-8"):
-                out.append("%" + _HEXDIGITS[byte >> 4] + _HEXDIGITS[byte & 15])
+            out.append("%" + _HEXDIGITS[byte >> 4] + _HEXDIGITS[byte & 15])
     return "".join(out)
 
 
@@ -69,22 +69,25 @@ def percent_decode(text: str) -> str:
     """Undo `%XX` escapes; raises ValueError on bad escapes or bytes that are not UTF-8."""
     if "%" not in text:
         return text
-    raw = bytearray()
+    raw: "List[int]" = []
     i = 0
     n = len(text)
     while i < n:
-        ch = text[i]
-        if ch == "%":
-            if i + 3 > n:
-                raise ValueError("truncated escape")
-            raw.append(int(text[i + 1 : i + 3], 16))
-            i += 3
-        else:
-            raw.extend(ch.encode("utf-8"))
-            i += 1
+        at = text.find("%", i)
+        if at < 0:
+            at = n
+        if at > i:
+            raw.extend(text[i:at].encode("utf-8"))
+        if at == n:
+            break
+        digits = text[at + 1 : at + 3]
+        if len(digits) != 2 or digits[0] not in _HEX_ANY or digits[1] not in _HEX_ANY:
+            raise ValueError("bad escape %r" % text[at : at + 3])
+        raw.append(int(digits, 16))
+        i = at + 3
     try:
         return bytes(raw).decode("utf-8")
-    except UnicodeError as exc:
+    except ValueError as exc:  # UnicodeDecodeError; the compiled build raises ValueError
         raise ValueError("not UTF-8: %s" % exc)  # noqa: B904 - MicroPython has no chaining
 
 

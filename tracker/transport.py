@@ -128,12 +128,11 @@ def pixel_url(collector_url: str) -> str:
 
 def _component(text: str) -> str:
     out = []
-    for ch in text:
-        if ch in _QUERY_SAFE:
-            out.append(ch)
+    for byte in text.encode("utf-8"):
+        if byte < 128 and chr(byte) in _QUERY_SAFE:
+            out.append(chr(byte))
         else:
-            for byte in ch.encode("utf-8"):
-                out.append("%" + _HEX[byte >> 4] + _HEX[byte & 15])
+            out.append("%" + _HEX[byte >> 4] + _HEX[byte & 15])
     return "".join(out)
 
 

@@ -8,14 +8,14 @@
  *
  * What every page shares is filled in here, into placeholders (see SHARED and LOGS below):
  *   <nav data-demo-nav>            the nav bar: #nav-index #nav-identity #nav-consent
- *                                  #nav-pyscript #nav-shop #runtime-micropython
- *                                  #runtime-pyodide #status
+ *                                  #nav-pyscript #nav-shop #runtime-compiled
+ *                                  #runtime-micropython #runtime-pyodide #status
  *   <section data-demo-storage>    #cookies #cookie-table #local-storage
  *   <section data-demo-events>     #stored-events (what the collector stored)
  *   <div data-demo-logs="steps warnings">  a card per log (#steps, #warnings), after the
  *                                  page's own cards in it
  * and #runtime, a cell of each page's State table, shows the runtime that ?runtime= picked
- * (?runtime=pyodide switches it).
+ * (?runtime=micropython or ?runtime=pyodide switches it).
  */
 (function () {
   'use strict';
@@ -30,9 +30,9 @@
     document.head.appendChild(element);
   });
 
-  var RUNTIMES = ['micropython', 'pyodide'];
+  var RUNTIMES = ['compiled', 'micropython', 'pyodide'];
   var params = new URLSearchParams(location.search);
-  var runtime = RUNTIMES.indexOf(params.get('runtime')) >= 0 ? params.get('runtime') : 'micropython';
+  var runtime = RUNTIMES.indexOf(params.get('runtime')) >= 0 ? params.get('runtime') : 'compiled';
   var status = 'loading';
   var renderers = [];
   var warnings = [];
@@ -308,6 +308,7 @@
     '  <a id="nav-shop" data-page href="/shop.html">Shop</a>\n' +
     '  <span class="spacer"></span>\n' +
     '  <span class="runtime">runtime:\n' +
+    '    <a id="runtime-compiled" href="?runtime=compiled">compiled JS</a>\n' +
     '    <a id="runtime-micropython" href="?runtime=micropython">MicroPython</a>\n' +
     '    <a id="runtime-pyodide" href="?runtime=pyodide">Pyodide</a>\n' +
     '  </span>\n' +
@@ -358,7 +359,7 @@
     var links = document.querySelectorAll('nav a[data-page]');
     Array.prototype.forEach.call(links, function (a) {
       var url = new URL(a.getAttribute('href'), location.href);
-      if (runtime !== 'micropython') url.searchParams.set('runtime', runtime);
+      if (runtime !== 'compiled') url.searchParams.set('runtime', runtime);
       a.href = url.pathname + url.search;
       var here = location.pathname === url.pathname ||
         (location.pathname === '/' && url.pathname === '/index.html');

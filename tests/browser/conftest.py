@@ -1,10 +1,10 @@
-"""Browser tier: the real collector, the system Chromium, every scenario on both runtimes.
+"""Browser tier: the real collector, the system Chromium, every scenario on all three runtimes.
 
 Fixtures:
 - ``base_url`` (session): the collector started as a subprocess on a free port with a
   temporary database; ``dist/`` is built first when missing.
-- ``runtime``: ``"micropython"`` or ``"pyodide"``; every test takes it (directly or via
-  ``tp``), so every scenario runs on both.
+- ``runtime``: ``"compiled"``, ``"micropython"`` or ``"pyodide"``; every test takes it
+  (directly or via ``tp``), so every scenario runs on each.
 - ``page_log``: page errors and console messages of the test's page; the test fails when
   the page saw an uncaught error.
 - ``tp``: a :class:`TrackerPage` bound to this test's fresh page and runtime.
@@ -30,7 +30,7 @@ from .support import READY_TIMEOUT_MS, PageLog, TrackerPage
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-RUNTIMES = ["micropython", "pyodide"]
+RUNTIMES = ["compiled", "micropython", "pyodide"]
 
 
 # --- browser and server ------------------------------------------------------------------

@@ -13,7 +13,7 @@ class Clock:
     def __init__(self, now_ms=1_700_000_000_000.0):
         self.now = now_ms
 
-    def __call__(self):
+    def ms(self):
         return self.now
 
     def advance(self, seconds):
@@ -33,7 +33,7 @@ class CookieJar:
     def read(self):
         if self.blocked:
             raise RuntimeError("SecurityError: cookies are disabled")
-        now = self.clock()
+        now = self.clock.ms()
         live = []
         for name, (value, expires, _attrs) in self.cookies.items():
             if expires is None or expires > now:
@@ -54,15 +54,15 @@ class CookieJar:
             attrs[key.lower()] = val
         expires = None
         if "max-age" in attrs:
-            expires = self.clock() + int(attrs["max-age"]) * 1000
-        if expires is not None and expires <= self.clock():
+            expires = self.clock.ms() + int(attrs["max-age"]) * 1000
+        if expires is not None and expires <= self.clock.ms():
             self.cookies.pop(name, None)
         else:
             self.cookies[name] = (value, expires, attrs)
 
     def set_raw(self, name, value, max_age_s=None):
         """Plant a cookie as another library (or the user) would have."""
-        expires = None if max_age_s is None else self.clock() + max_age_s * 1000
+        expires = None if max_age_s is None else self.clock.ms() + max_age_s * 1000
         self.cookies[name] = (value, expires, {})
 
     def get(self, name):
@@ -112,7 +112,7 @@ class Loop:
 
     def schedule(self, fn, delay_ms):
         self._order += 1
-        self.timers.append([self.clock() + delay_ms, self._order, fn])
+        self.timers.append([self.clock.ms() + delay_ms, self._order, fn])
 
     def run(self):
         """Run queued tasks (and what they queue) until none is left."""
@@ -124,7 +124,7 @@ class Loop:
 
     def advance(self, seconds):
         """Move the clock, firing due timers in order, running tasks after each."""
-        end = self.clock() + seconds * 1000
+        end = self.clock.ms() + seconds * 1000
         self.run()
         while True:
             due = [t for t in self.timers if t[0] <= end]
@@ -132,7 +132,7 @@ class Loop:
                 break
             first = min(due, key=lambda t: (t[0], t[1]))
             self.timers.remove(first)
-            if first[0] > self.clock():
+            if first[0] > self.clock.ms():
                 self.clock.now = first[0]
             first[2]()
             self.run()
@@ -218,13 +218,15 @@ class Env:
 
     def random_bytes(self, n):
         source = self._random if self._random is not None else random
-        return bytes([source.getrandbits(8) for _ in range(n)])
+        if hasattr(source, "getrandbits"):
+            return bytes([source.getrandbits(8) for _ in range(n)])
+        return bytes([source.randint(0, 255) for _ in range(n)])  # compiled: no getrandbits
 
     def host(self):
         if not self.network:
-            return Host(self.clock, self.random_bytes, self.warnings.append, self.jar, self.ls)
+            return Host(self.clock.ms, self.random_bytes, self.warnings.append, self.jar, self.ls)
         return Host(
-            self.clock,
+            self.clock.ms,
             self.random_bytes,
             self.warnings.append,
             self.jar,

@@ -14,7 +14,7 @@ def test_track_event_carries_message_id_timestamp_ids_and_session():
     event = t.get_buffered_events()[-1]
     assert is_uuid4(message_id) and event["messageId"] == message_id
     assert event["type"] == "track" and event["event"] == "Clicked"
-    assert event["timestamp"] == int(env.clock())
+    assert event["timestamp"] == int(env.clock.ms())
     assert event["appId"] == "shop"
     assert event["anonymousId"] == t.get_anonymous_id()
     assert event["userId"] == "u1" and event["userToken"] == "tok"

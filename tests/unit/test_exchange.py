@@ -74,7 +74,7 @@ def test_without_a_timer_a_silent_transport_leaves_the_request_open():
     env = Env(network=True)
     env.transport.script = ["hang"]
     plain = env.host()
-    host = Host(env.clock, env.random_bytes, env.warnings.append, send=plain.send)
+    host = Host(env.clock.ms, env.random_bytes, env.warnings.append, send=plain.send)
     outcomes, _ = _send(env, host=host)
     env.loop.advance(TIMEOUT_S * 10)
     assert outcomes == []
@@ -90,7 +90,7 @@ def test_a_second_answer_is_ignored():
         on_done(200, "first")
         on_done(500, "second")
 
-    host = Host(env.clock, env.random_bytes, env.warnings.append, send=twice)
+    host = Host(env.clock.ms, env.random_bytes, env.warnings.append, send=twice)
     exchange(host, _request(), lambda s, b: outcomes.append((s, b)), "events")
     assert outcomes == [(200, "first")]
 
@@ -124,7 +124,9 @@ def test_a_timer_that_cannot_be_scheduled_warns_and_the_answer_still_counts():
     def broken(fn, delay_ms):
         raise RuntimeError("no timers")
 
-    host = Host(env.clock, env.random_bytes, env.warnings.append, send=plain.send, schedule=broken)
+    host = Host(
+        env.clock.ms, env.random_bytes, env.warnings.append, send=plain.send, schedule=broken
+    )
     outcomes, _ = _send(env, host=host)
     assert len(env.warnings) == 1 and "timeout" in env.warnings[0]
     env.transport.hung[0][1](200)

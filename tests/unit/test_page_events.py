@@ -23,7 +23,7 @@ class _Delivery:
 
 
 def _setup(env, host=None):
-    outbox = Outbox("tab1", env.clock, lambda: None, lambda text: None, env.warnings.append)
+    outbox = Outbox("tab1", env.clock.ms, lambda: None, lambda text: None, env.warnings.append)
     delivery = _Delivery()
     built = []
 
@@ -52,7 +52,7 @@ def test_a_host_that_cannot_listen_warns_and_the_tracker_goes_on():
     def refuse(listener):
         raise RuntimeError("no document")
 
-    host = Host(env.clock, env.random_bytes, env.warnings.append, env.jar, env.ls, listen=refuse)
+    host = Host(env.clock.ms, env.random_bytes, env.warnings.append, env.jar, env.ls, listen=refuse)
     events, outbox, delivery, built = _setup(env, host)
     events.start()
     assert any("could not listen for page hide" in w for w in env.warnings)

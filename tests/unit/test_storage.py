@@ -25,7 +25,7 @@ def _slot(cookie=True, local=True):
 
 
 def _store(env, strategy="cookieAndLocalStorage"):
-    cookies = CookieStorage(env.jar, env.clock, env.warnings.append)
+    cookies = CookieStorage(env.jar, env.clock.ms, env.warnings.append)
     local = LocalStorage(env.ls, env.warnings.append)
     return StateStore(cookies, local, env.warnings.append, strategy)
 

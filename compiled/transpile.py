@@ -1,0 +1,135 @@
+"""Compile Python modules to JavaScript with the pinned Transcrypt, then bundle with esbuild.
+
+`transpile()` lowers each module (compiled/lower.py), adds the shims Transcrypt-only code
+needs (compiled/shims/: `json`, `binascii`, `pycompat`), runs Transcrypt on an entry
+module and patches its runtime where it parts from Python (`int` is 32-bit there).
+`bundle()` turns the ES modules into one script with the pinned esbuild from npm.
+Both are deterministic: the same sources give the same bytes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from compiled.lower import lower_module
+
+__all__ = ["TRANSCRYPT_FLAGS", "bundle", "find_esbuild", "find_transcrypt", "transpile"]
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SHIMS = HERE / "shims"
+TRANSCRYPT_VERSION = "3.9.5"
+# -k keyword arguments, -t Python truthiness ([] and {} are false), -i iteration over
+# dicts and strings, -xg `globals()` (tracker/__init__.py), -n readable output (esbuild
+# minifies), -b a full build every time.
+TRANSCRYPT_FLAGS = ["-b", "-n", "-k", "-t", "-i", "-xg"]
+RUNTIME = "org.transcrypt.__runtime__.js"
+
+_INT_BEFORE = "export function int (any) {\n    return float (any) | 0\n};"
+_INT_AFTER = r"""export function int (any, base) {
+    if (base !== undefined || typeof any === 'string') {
+        var radix = base === undefined ? 10 : base;
+        var text = String (any).trim ().toLowerCase ();
+        var body = text [0] === '-' || text [0] === '+' ? text.slice (1) : text;
+        var digits = '0123456789abcdefghijklmnopqrstuvwxyz'.slice (0, radix);
+        var bad = !body.length ||
+            body.split ('').some (function (c) { return digits.indexOf (c) < 0; });
+        if (bad) {
+            var problem = 'invalid literal for int() with base ' + radix + ': ' + repr (any);
+            throw ValueError (problem, new Error ());
+        }
+        return parseInt (text, radix);
+    }
+    return Math.trunc (float (any));
+};"""
+_BYTES_BEFORE = (
+    "        else if (aType == list || aType == tuple) {\n"
+    "            return new Uint8Array (bytable);"
+)
+_BYTES_AFTER = (
+    "        else if (aType == list || aType == tuple || bytable instanceof Uint8Array) {\n"
+    "            return new Uint8Array (bytable);"
+)
+# Python's int has no 32-bit limit (timestamps in milliseconds need more) and takes a
+# base; bytearray() takes bytes.
+RUNTIME_PATCHES = [(_INT_BEFORE, _INT_AFTER), (_BYTES_BEFORE, _BYTES_AFTER)]
+
+
+def find_transcrypt() -> str:
+    """The pinned transcrypt next to this Python, else on PATH."""
+    beside = Path(sys.executable).with_name("transcrypt")
+    tool = str(beside) if beside.exists() else shutil.which("transcrypt")
+    if tool is None:
+        raise SystemExit("build: transcrypt not found; run with .venv/bin/python")
+    return tool
+
+
+def find_esbuild() -> str:
+    """The pinned esbuild from node_modules (`npm ci`)."""
+    tool = ROOT / "node_modules" / ".bin" / "esbuild"
+    if not tool.exists():
+        raise SystemExit("build: node_modules/.bin/esbuild not found; run npm ci")
+    return str(tool)
+
+
+def transpile(
+    packages: list[Path],
+    entry: str,
+    work: Path,
+    extra_flags: list[str] | None = None,
+    modules: list[Path] | None = None,
+) -> Path:
+    """Lower every module of `packages` (folders under the repository) and the top-level
+    `modules` (test files: lowered leniently) into `work/src`, compile `entry` (Python
+    source of the main module) and return Transcrypt's output folder."""
+    src = work / "src"
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir(parents=True)
+    for package in packages:
+        for path in sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts):
+            init = path.name == "__init__.py" and path.parent.name == "tracker"
+            lower_module(path, package.parent, src, strict=not init)
+    for path in modules or []:
+        lower_module(path, path.parent, src, strict=False)
+    for shim in sorted(SHIMS.glob("*.py")):
+        shutil.copyfile(shim, src / shim.name)
+    (src / "main.py").write_text(entry, encoding="utf-8")
+    flags = TRANSCRYPT_FLAGS + (extra_flags or [])
+    result = subprocess.run(
+        [find_transcrypt(), *flags, "main.py"], cwd=src, capture_output=True, text=True
+    )
+    target = src / "__target__"
+    if result.returncode != 0 or "Error while compiling" in result.stdout:
+        raise SystemExit("build: transcrypt failed:\n" + result.stdout[-3000:] + result.stderr)
+    runtime = target / RUNTIME
+    text = runtime.read_text(encoding="utf-8")
+    for before, after in RUNTIME_PATCHES:
+        if text.count(before) != 1:
+            raise SystemExit(f"build: Transcrypt {TRANSCRYPT_VERSION} changed: {before!r}")
+        text = text.replace(before, after)
+    runtime.write_text(text, encoding="utf-8")
+    return target
+
+
+def bundle(entry: Path, out: Path, global_name: str, minify: bool = True) -> None:
+    """One IIFE script from the ES module `entry` that assigns its exports to
+    `var <global_name>`; minified, without comments or source maps."""
+    command = [
+        find_esbuild(),
+        str(entry),
+        "--bundle",
+        "--format=iife",
+        f"--global-name={global_name}",
+        "--target=es2018",
+        "--legal-comments=none",
+        "--charset=utf8",
+        f"--outfile={out}",
+        "--log-level=warning",
+    ]
+    if minify:
+        command.append("--minify")
+    subprocess.run(command, check=True)
