@@ -1,7 +1,8 @@
 /**
  * Type declarations for the tracker's browser build, `dist/tracker.js`: visitor identity and
  * anonymous tracking (Algolia user tokens, Segment ids, Snowplow anonymous modes) in
- * portable Python, run by MicroPython or Pyodide in the page.
+ * portable Python, compiled ahead of time to JavaScript (the default), or run by MicroPython
+ * or Pyodide in the page (`<script src="/dist/tracker.js" data-runtime="micropython">`).
  *
  * Use: add this file to your `tsconfig.json` `files` (or `/// <reference path="tracker.d.ts" />`).
  * It declares the global `tracker` (also `window.tracker`). When the script tag renames the
@@ -12,7 +13,9 @@
  * aa('init', { collectorUrl: '/collect' });
  * ```
  *
- * Calls made before the tracker loads are queued and replayed in order; direct calls
+ * Calls made through the stub before `tracker.js` runs are queued and replayed in order. With
+ * the default compiled build the tracker is ready as soon as `tracker.js` has run (no second
+ * fetch); with `data-runtime="micropython"` or `"pyodide"` direct calls
  * (`tracker.getUserToken()`) return their value once `tracker.ready` has resolved (before
  * that, `undefined`). Nothing the tracker does throws into the page: an unknown method or a
  * bad argument logs one `console.warn` and is ignored.
@@ -337,16 +340,21 @@ declare namespace Tracker {
     group(groupId?: string | Traits | null, traits?: Traits | null, options?: EventOptions): Group | string | null;
   };
 
+  /** The `data-runtime` attribute of the script tag: `compiled` (the default: the tracker
+   * compiled to JavaScript inside `tracker.js`, no WebAssembly), `micropython` or `pyodide`
+   * (an interpreter and the Python source, loaded from beside `tracker.js`). */
+  type Runtime = 'compiled' | 'micropython' | 'pyodide';
+
   /** Why the tracker could not start. */
   interface LoadError extends Error {
     name: 'TrackerLoadError';
-    /** `http` (e.g. 404), `cors`, `csp` (no `'wasm-unsafe-eval'`), `offline`, `network`,
-     * `config` or `error`. */
+    /** `http` (e.g. 404), `cors`, `csp` (an interpreter without `'wasm-unsafe-eval'`),
+     * `offline`, `network`, `config` (an unknown `data-runtime`) or `error`. */
     reason: 'http' | 'cors' | 'csp' | 'offline' | 'network' | 'config' | 'error';
     /** The file that failed, when known. */
     file: string | null;
-    /** `micropython` or `pyodide`. */
-    runtime: string;
+    /** The `data-runtime` that failed (any string the tag gave, when it was unknown). */
+    runtime: Runtime | string;
     /** The underlying error. */
     cause: unknown;
   }
