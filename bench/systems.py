@@ -31,7 +31,9 @@ PEERS = BENCH / "node_modules"
 FLOOR = "floor"
 MICROPYTHON = "micropython"
 SEARCH_INSIGHTS = "search-insights"
-OURS = "ours-micropython"
+OURS = "ours-compiled"  # the default tag: the tracker compiled to JavaScript
+OURS_MICROPYTHON = "ours-micropython"
+SNOWPLOW = "snowplow"
 
 SYSTEMS: list[System] = [
     System(FLOOR, "vanilla JS floor (1 cookie)", "/bench/floor.html"),
@@ -55,14 +57,20 @@ SYSTEMS: list[System] = [
         needs=(BENCH / ".build" / "segment" / "segment.js",),
     ),
     System(
-        "snowplow",
+        SNOWPLOW,
         f"@snowplow/browser-tracker {peer_version('@snowplow/browser-tracker')}",
         "/bench/snowplow.html",
         needs=(BENCH / ".build" / "snowplow" / "snowplow.js",),
     ),
     System(
         OURS,
-        "tracker on MicroPython (default)",
+        "tracker, compiled to JS (default)",
+        "/bench/ours-compiled.html",
+        needs=(DIST / "tracker.js",),
+    ),
+    System(
+        OURS_MICROPYTHON,
+        "tracker on MicroPython",
         "/bench/ours-micropython.html",
         needs=(DIST / "tracker.js",),
         needs_dist=True,
