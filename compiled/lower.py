@@ -33,7 +33,7 @@ COMPAT = "pycompat"
 BOUND_METHODS = {"append", "extend", "add", "get", "pop", "remove", "update", "insert"}
 # Python exceptions Transcrypt's runtime lacks: pycompat defines them.
 EXTRA_BUILTINS = ("ImportError", "OSError", "RuntimeError", "UnicodeError")
-HOST_ONLY = {"os", "sys", "time", "js", "pyodide.ffi", "tracker.browser", "_tracker_host"}
+HOST_ONLY = {"os", "sys", "time", "js", "pyodide.ffi", "_tracker_host"}
 _EQ = "_py_eq"
 _FMT = "_py_fmt"
 _ADD = "_py_add"
@@ -263,8 +263,9 @@ def _is_sequence(node: ast.AST) -> bool:
         return isinstance(node.value, str)
     if isinstance(node, (ast.List, ast.Tuple, ast.JoinedStr)):
         return True
-    is_call = isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-    return is_call and node.func.id == "bytes"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return node.func.id == "bytes"
+    return False
 
 
 def _as_load(target: ast.expr) -> ast.expr:

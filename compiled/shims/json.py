@@ -24,6 +24,6 @@ function plain (key, value) {
 }
 
 export function dumps (value) {
-    return JSON.stringify (value, plain);
+    return value === undefined ? 'null' : JSON.stringify (value, plain);
 }
 ''')

@@ -69,6 +69,15 @@ class PageLog:
 # --- test pages ------------------------------------------------------------------------------
 
 
+def needs_interpreter(runtime: str) -> None:
+    """Skip a scenario about fetching a Python runtime's files: the compiled tracker is all in
+    tracker.js and fetches nothing else."""
+    if runtime == "compiled":
+        import pytest
+
+        pytest.skip("the compiled tracker fetches no runtime files")
+
+
 def build_page(
     runtime: str,
     statements: Sequence[str] = (),

@@ -6,7 +6,14 @@ import json
 
 from playwright.sync_api import expect
 
-from .support import ANON_TOKEN_RE, READY_TIMEOUT_MS, UUID4_RE, TrackerPage, stored
+from .support import (
+    ANON_TOKEN_RE,
+    READY_TIMEOUT_MS,
+    UUID4_RE,
+    TrackerPage,
+    needs_interpreter,
+    stored,
+)
 
 
 def _value(tp: TrackerPage, element_id: str):
@@ -72,6 +79,7 @@ def test_identity_demo_keeps_ids_planted_by_old_libraries(tp: TrackerPage):
 def test_pyscript_page_shows_identity_from_python(tp: TrackerPage):
     """pyscript.html: Python in the page imports tracker, shows the stored anonymousId and
     user token, and its identify button works."""
+    needs_interpreter(tp.runtime)
     page = tp.page
     page.goto(f"{tp.base_url}/pyscript.html?runtime={tp.runtime}")
     expect(page.locator("#status")).to_have_text("ready", timeout=READY_TIMEOUT_MS)

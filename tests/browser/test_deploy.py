@@ -24,7 +24,14 @@ from playwright.sync_api import Frame, Page, Response, Route
 
 from tests.packaging.wheel_build import build_wheel
 
-from .support import ANON_TOKEN_RE, READY_TIMEOUT_MS, PageLog, TrackerPage, build_page
+from .support import (
+    ANON_TOKEN_RE,
+    READY_TIMEOUT_MS,
+    PageLog,
+    TrackerPage,
+    build_page,
+    needs_interpreter,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 INIT = "tracker('init', {});"
@@ -192,7 +199,10 @@ def test_dist_from_another_origin_works_and_storage_stays_the_pages(
     assert dist and all(r.url.startswith(dist_origin + "/dist/") for r in dist), [
         r.url for r in dist
     ]
-    assert any(r.url.endswith(".wasm") for r in dist)
+    if tp.runtime == "compiled":
+        assert [r.url for r in dist] == [dist_origin + "/dist/tracker.js"]
+    else:
+        assert any(r.url.endswith(".wasm") for r in dist)
     for response in dist:
         headers = response.all_headers()
         assert headers.get("access-control-allow-origin") == "*", response.url
@@ -258,6 +268,7 @@ def test_strict_csp_is_enough(
 def test_csp_without_wasm_unsafe_eval_says_so(tp: TrackerPage, pages: PageHost) -> None:
     """Without 'wasm-unsafe-eval' the runtime cannot compile: one warning saying what to add,
     `loadError.reason` is "csp", ready resolves and calls return nothing."""
+    needs_interpreter(tp.runtime)
     csp = f"default-src 'self'; script-src 'self' 'nonce-{NONCE}'"
     html = _page(tp.runtime, [INIT, "tracker('setUserToken', 'x');"], "/dist/tracker.js")
     tp.page.set_default_timeout(READY_TIMEOUT_MS)
@@ -320,6 +331,7 @@ def test_missing_wasm_is_one_clear_warning_and_load_error(tp: TrackerPage) -> No
     """The runtime's .wasm answers 404: one warning naming the file, the status and how many
     queued calls were dropped; `loadError` says the same; ready callbacks still run, flush()
     resolves, calls return nothing, the page's own scripts go on."""
+    needs_interpreter(tp.runtime)
     tp.page.route(
         "**/*.wasm",
         lambda route: route.fulfill(status=404, body="Not Found", content_type="text/plain"),
@@ -352,6 +364,7 @@ def test_dist_host_without_cors_is_named(
 ) -> None:
     """A static host that does not send Access-Control-Allow-Origin: the warning and
     `loadError` (reason "cors") name the file and the header to add."""
+    needs_interpreter(tp.runtime)
     html = _page(tp.runtime, [INIT], f"{no_cors_origin}/tracker.js")
     tp.page.set_default_timeout(READY_TIMEOUT_MS)
     tp.page.goto(pages.serve(f"no-cors-{tp.runtime}.html", html))
@@ -364,6 +377,7 @@ def test_dist_host_without_cors_is_named(
 
 def test_offline_is_named(tp: TrackerPage) -> None:
     """tracker.js came from the cache but the network is gone: reason "offline"."""
+    needs_interpreter(tp.runtime)
     tp.page.add_init_script(
         "Object.defineProperty(Navigator.prototype, 'onLine', {get: () => false});"
     )

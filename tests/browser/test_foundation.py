@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .support import ANON_TOKEN_RE, UUID4_RE, TrackerPage, stored
+from .support import ANON_TOKEN_RE, UUID4_RE, TrackerPage, needs_interpreter, stored
 
 SIX_MONTHS_MS = 15_552_000_000
 ONE_DAY_MS = 86_400_000
@@ -297,6 +297,7 @@ def test_reinit_keeps_stored_identities(tp: TrackerPage):
 def test_failed_runtime_download_leaves_page_working_and_warns(tp: TrackerPage):
     """When the runtime's files cannot be fetched the page keeps running, calls are
     harmless, nothing throws into the page, and a warning says what happened."""
+    needs_interpreter(tp.runtime)
 
     def block(route: Any) -> None:
         if route.request.url.split("?")[0].endswith("/dist/tracker.js"):

@@ -23,7 +23,7 @@ def _build_copy(where: Path) -> Path:
     """Run build.py in a copy of the sources at ``where`` (with a tracker.d.ts); its dist/."""
     where.mkdir()
     shutil.copy2(ROOT / "build.py", where / "build.py")
-    for name in ("tracker", "loader"):
+    for name in ("tracker", "loader", "compiled"):
         shutil.copytree(ROOT / name, where / name, ignore=shutil.ignore_patterns("__pycache__"))
     (where / "loader" / "tracker.d.ts").write_text(TYPES)
     (where / "node_modules").symlink_to(ROOT / "node_modules")
