@@ -54,11 +54,13 @@ _DAYS = ("Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def percent_encode(text: str) -> str:
-    """Escape what a cookie value may not hold, byte-wise as UTF-8 (like encodeURIComponent)."""
+def percent_encode(text: str, safe: "Any" = None) -> str:
+    """Escape what a cookie value (or, given `safe`, a URL part) may not hold, byte-wise as
+    UTF-8 (like encodeURIComponent)."""
+    keep = _COOKIE_SAFE if safe is None else safe
     out = []
     for byte in text.encode("utf-8"):
-        if byte < 128 and chr(byte) in _COOKIE_SAFE:
+        if byte < 128 and chr(byte) in keep:
             out.append(chr(byte))
         else:
             out.append("%" + _HEXDIGITS[byte >> 4] + _HEXDIGITS[byte & 15])

@@ -7,6 +7,8 @@ network error or a timeout.
 
 import json
 
+from .storage import percent_encode
+
 TYPE_CHECKING = False  # typing is absent on MicroPython; checkers treat this as True
 
 if TYPE_CHECKING:
@@ -53,7 +55,6 @@ JSON), so a decoder never JSON-decodes them."""
 
 _RETRY_ALWAYS = (0, 408, 425, 429)
 _QUERY_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~")
-_HEX = "0123456789ABCDEF"
 
 
 class Request:
@@ -126,23 +127,13 @@ def pixel_url(collector_url: str) -> str:
     return base[: cut + 1] + "i"
 
 
-def _component(text: str) -> str:
-    out = []
-    for byte in text.encode("utf-8"):
-        if byte < 128 and chr(byte) in _QUERY_SAFE:
-            out.append(chr(byte))
-        else:
-            out.append("%" + _HEX[byte >> 4] + _HEX[byte & 15])
-    return "".join(out)
-
-
 def query_string(event: "Dict[str, Any]") -> str:
     """One event as query parameters: strings as they are, anything else as JSON."""
     parts = []
     for key in sorted(event):
         value = event[key]
         text = value if isinstance(value, str) else json.dumps(value)
-        parts.append(_component(key) + "=" + _component(text))
+        parts.append(percent_encode(key, _QUERY_SAFE) + "=" + percent_encode(text, _QUERY_SAFE))
     return "&".join(parts)
 
 
