@@ -7,6 +7,8 @@ in JavaScript and rejects the ones with no faithful translation, naming file and
 - relative imports become absolute (`from .x import y` -> `from tracker.x import y`);
 - `if TYPE_CHECKING:` blocks and annotations go (they exist for mypy only);
 - `frozenset(...)` becomes `set(...)` and a bare `object()` sentinel a fresh dict;
+- a module-level `for n in NAMES: globals()[n] = f(n)` becomes one assignment per name;
+- `with` becomes `__enter__` and a `try` whose `finally` calls `__exit__`;
 - generator expressions become list comprehensions (Transcrypt's are one-shot iterators);
 - `a == b` / `a != b` call `pycompat.eq`: lists and dicts compare by value, as in Python;
 - `a + b` and `a += b` call `pycompat.add` unless one side is surely a number or string
@@ -52,6 +54,7 @@ class _Lower(ast.NodeTransformer):
         self.strict = strict
         self.used: set[str] = set()
         self.called: set[int] = set()
+        self.withs = 0
 
     def refuse(self, node: ast.AST, what: str) -> SubsetError:
         line = getattr(node, "lineno", 0)
@@ -230,6 +233,28 @@ class _Lower(ast.NodeTransformer):
             return ast.copy_location(call, node)
         return node
 
+    def visit_With(self, node: ast.With) -> list[ast.stmt]:
+        """`__enter__`, then the body in `try` with `__exit__` in `finally`: Transcrypt's own
+        `with` skips `__exit__` when the body returns. Exits must not swallow exceptions."""
+        self.generic_visit(node)
+        body: list[ast.stmt] = node.body
+        for item in reversed(node.items):
+            self.withs += 1
+            name = "_py_with%d" % self.withs
+            manager = ast.Name(name, ast.Load())
+            enter = ast.Call(ast.Attribute(manager, "__enter__", ast.Load()), [], [])
+            none = ast.Constant(None)
+            leave = ast.Call(ast.Attribute(manager, "__exit__", ast.Load()), [none] * 3, [])
+            bind: ast.stmt = (
+                ast.Assign([item.optional_vars], enter) if item.optional_vars else ast.Expr(enter)
+            )
+            body = [
+                ast.Assign([ast.Name(name, ast.Store())], item.context_expr),
+                bind,
+                ast.Try(body, [], [], [ast.Expr(leave)]),
+            ]
+        return [ast.copy_location(stmt, node) for stmt in body]
+
     def visit_GeneratorExp(self, node: ast.GeneratorExp) -> ast.AST:
         """A list: Transcrypt's generator expressions are iterators that `sorted` cannot take."""
         self.generic_visit(node)
@@ -287,6 +312,7 @@ def lower_source(source: str, module: str, filename: str = "<source>", strict: b
     """`source` of module `module` (dotted), lowered for Transcrypt; raises SubsetError."""
     tree = ast.parse(source, filename)
     package = module if filename.endswith("__init__.py") else module.rpartition(".")[0]
+    tree.body = _unroll_globals(tree.body)
     lowering = _Lower(package or module, filename, strict)
     tree = lowering.visit(tree)
     if lowering.used:
@@ -299,6 +325,73 @@ def lower_source(source: str, module: str, filename: str = "<source>", strict: b
         tree.body.insert(at, ast.ImportFrom(COMPAT, names, 0))
     ast.fix_missing_locations(tree)
     return ast.unparse(tree) + "\n"
+
+
+def _unroll_globals(body: list[ast.stmt]) -> list[ast.stmt]:
+    """`for n in NAMES: globals()[n] = f(n)` at module level, with NAMES a tuple of string
+    literals, becomes one `name = f("name")` per name: ES modules export fixed names."""
+    names: dict[str, list[str]] = {}
+    out: list[ast.stmt] = []
+    for stmt in body:
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and isinstance(stmt.value, ast.Tuple)
+            and all(
+                isinstance(e, ast.Constant) and isinstance(e.value, str) for e in stmt.value.elts
+            )
+        ):
+            names[stmt.targets[0].id] = [e.value for e in stmt.value.elts]  # type: ignore[attr-defined]
+        unrolled = _unrolled(stmt, names)
+        out.extend(unrolled if unrolled is not None else [stmt])
+    return out
+
+
+def _unrolled(stmt: ast.stmt, names: dict[str, list[str]]) -> list[ast.stmt] | None:
+    if not (
+        isinstance(stmt, ast.For)
+        and isinstance(stmt.target, ast.Name)
+        and isinstance(stmt.iter, ast.Name)
+        and stmt.iter.id in names
+        and len(stmt.body) == 1
+        and not stmt.orelse
+    ):
+        return None
+    assign = stmt.body[0]
+    if not (isinstance(assign, ast.Assign) and len(assign.targets) == 1):
+        return None
+    target = assign.targets[0]
+    if not (
+        isinstance(target, ast.Subscript)
+        and isinstance(target.value, ast.Call)
+        and isinstance(target.value.func, ast.Name)
+        and target.value.func.id == "globals"
+        and isinstance(target.slice, ast.Name)
+        and target.slice.id == stmt.target.id
+    ):
+        return None
+    loop = stmt.target.id
+    out: list[ast.stmt] = []
+    for name in names[stmt.iter.id]:
+        value = _Substitute(loop, name).visit(
+            ast.parse(ast.unparse(assign.value), mode="eval").body
+        )
+        out.append(ast.copy_location(ast.Assign([ast.Name(name, ast.Store())], value), stmt))
+    return out
+
+
+class _Substitute(ast.NodeTransformer):
+    """Replace reads of variable `name` with the string literal `value`."""
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name = name
+        self.value = value
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id == self.name and isinstance(node.ctx, ast.Load):
+            return ast.copy_location(ast.Constant(self.value), node)
+        return node
 
 
 def _is_docstring(node: ast.stmt) -> bool:

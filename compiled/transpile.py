@@ -23,9 +23,8 @@ ROOT = HERE.parent
 SHIMS = HERE / "shims"
 TRANSCRYPT_VERSION = "3.9.5"
 # -k keyword arguments, -t Python truthiness ([] and {} are false), -i iteration over
-# dicts and strings, -xg `globals()` (tracker/__init__.py), -n readable output (esbuild
-# minifies), -b a full build every time.
-TRANSCRYPT_FLAGS = ["-b", "-n", "-k", "-t", "-i", "-xg"]
+# dicts and strings, -n readable output (esbuild minifies), -b a full build every time.
+TRANSCRYPT_FLAGS = ["-b", "-n", "-k", "-t", "-i"]
 RUNTIME = "org.transcrypt.__runtime__.js"
 
 _INT_BEFORE = "export function int (any) {\n    return float (any) | 0\n};"
@@ -53,9 +52,38 @@ _BYTES_AFTER = (
     "        else if (aType == list || aType == tuple || bytable instanceof Uint8Array) {\n"
     "            return new Uint8Array (bytable);"
 )
+_DICT_ITER_BEFORE = (
+    "__setproperty__ (instance, Symbol.iterator, {value: function () "
+    "{new __JsIterator__ (this.py_keys ());}, enumerable: false});"
+)
+_DICT_ITER_AFTER = (
+    "__setproperty__ (instance, Symbol.iterator, {value: function () "
+    "{return this.py_keys () [Symbol.iterator] ();}, enumerable: false});"
+)
+_SET_BEFORE = (
+    "    let instance = [];\n    if (iterable) {\n"
+    "        for (let index = 0; index < iterable.length; index++) {"
+)
+_SET_AFTER = (
+    "    let instance = [];\n    if (iterable) {\n"
+    "        if (iterable.length === undefined) iterable = Array.from (iterable);\n"
+    "        for (let index = 0; index < iterable.length; index++) {"
+)
 # Python's int has no 32-bit limit (timestamps in milliseconds need more) and takes a
-# base; bytearray() takes bytes.
-RUNTIME_PATCHES = [(_INT_BEFORE, _INT_AFTER), (_BYTES_BEFORE, _BYTES_AFTER)]
+# base; bytearray() takes bytes; list(d), tuple(d), set(d) and sorted(d) of a dict
+# give its keys.
+_TUPLE_BEFORE = "    let instance = iterable ? [] .slice.apply (iterable) : [];"
+_TUPLE_AFTER = (
+    "    let instance = !iterable ? [] : iterable.length === undefined ? "
+    "Array.from (iterable) : [] .slice.apply (iterable);"
+)
+RUNTIME_PATCHES = [
+    (_INT_BEFORE, _INT_AFTER),
+    (_TUPLE_BEFORE, _TUPLE_AFTER),
+    (_BYTES_BEFORE, _BYTES_AFTER),
+    (_DICT_ITER_BEFORE, _DICT_ITER_AFTER),
+    (_SET_BEFORE, _SET_AFTER),
+]
 
 
 def find_transcrypt() -> str:

@@ -1,9 +1,10 @@
 """Compile the core's unit tests with the tracker to JavaScript (as build.py compiles the
 tracker) and run them in Node: `python tests/compiled_unit.py` prints one line per failure
-and `compiled: N passed, N failed`."""
+and `compiled: N passed, N failed`; KEEP=dir keeps the JavaScript there to read."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 import shutil
 import subprocess
@@ -35,8 +36,9 @@ def build(work: pathlib.Path) -> pathlib.Path:
 
 
 def main() -> int:
+    keep = os.environ.get("KEEP")
     with tempfile.TemporaryDirectory() as tmp:
-        runner = build(pathlib.Path(tmp))
+        runner = build(pathlib.Path(keep or tmp))
         node = shutil.which("node") or "node"
         return subprocess.run([node, str(runner)]).returncode
 

@@ -8,20 +8,6 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-# Unit tests that still fail on the compiled build (issue #21 is open): the list must match
-# exactly, so a new failure fails this test and a fixed one must be taken off the list.
-KNOWN_FAILURES = {
-    "test_anonymous_modes::test_clear_user_data_removes_every_identifier_and_memory_unless_preserved",
-    "test_anonymous_session::test_failures_warn_once_and_answer_none",
-    "test_anonymous_session::test_js_commands_reach_the_component",
-    "test_anonymous_session::test_tokens_are_renewed_before_they_expire",
-    "test_anonymous_session::test_update_metadata_patches_with_the_session_token",
-    "test_consent::test_granted_is_stored_as_the_word_for_a_year_with_cookie_attributes",
-    "test_delivery::test_beacon_method_posts_text_plain_and_get_sends_one_pixel_per_event",
-    "test_events::test_recording_an_event_reads_the_cookie_jar_once",
-    "test_segment_identity::test_group_sets_id_and_traits",
-}
-
 
 def test_unit_tests_pass_compiled_to_javascript():
     result = subprocess.run(
@@ -36,17 +22,9 @@ def test_unit_tests_pass_compiled_to_javascript():
     expected = sum(
         path.read_text().count("\ndef test_") for path in (ROOT / "tests/unit").glob("test_*.py")
     )
-    failed = {
-        line[len("FAILED ") :].split(": ", 1)[0]
-        for line in output.splitlines()
-        if line.startswith("FAILED ")
-    }
-    assert failed == KNOWN_FAILURES, output
-    passed = expected - len(KNOWN_FAILURES)
-    assert summary and summary[-1] == "compiled: %d passed, %d failed" % (
-        passed,
-        len(KNOWN_FAILURES),
-    ), output
+    failed = [line for line in output.splitlines() if line.startswith("FAILED ")]
+    assert failed == [], output
+    assert summary and summary[-1] == "compiled: %d passed, 0 failed" % expected, output
 
 
 def test_the_tracker_stays_inside_the_portable_subset():

@@ -2,7 +2,7 @@
 runtime lacks: compiled by Transcrypt only, never imported by Python.
 
 - `add(a, b)`: Python's `+` (lists and tuples concatenate); `mul(a, n)`: repetition;
-- `eq(a, b)`: Python's `==` (lists, tuples and dicts by value; None equals undefined);
+- `eq(a, b)`: Python's `==` (lists, tuples and dicts by value, sets regardless of order; None equals undefined);
 - `fmt(template, args)`: printf-style `%` formatting (`%s %r %d %i %x %f %%`, width, `0`, `-`);
 - str.partition/rpartition, strip/lstrip/rstrip with characters, encode/decode (UTF-8);
 - a JS error (`TypeError` from a host object, say) counts as a Python `Exception`, so
@@ -34,6 +34,11 @@ export function eq (a, b) {
     if (ta !== 'object' || tb !== 'object') {
         if (ta === 'string' || tb === 'string') return false;
         return a == b;
+    }
+    if (a.__class__ === set || b.__class__ === set) {
+        if (a.__class__ !== b.__class__ || a.length !== b.length) return false;
+        for (var k = 0; k < a.length; k++) if (b.indexOf (a [k]) < 0) return false;
+        return true;
     }
     if (Array.isArray (a)) {
         if (!Array.isArray (b) || a.length !== b.length) return false;

@@ -29,8 +29,10 @@ class CookieJar:
         self.ignore_writes = ignore_writes
         self.cookies = {}  # name -> (value, expires_ms or None, attributes)
         self.writes = []
+        self.reads = 0
 
     def read(self):
+        self.reads += 1
         if self.blocked:
             raise RuntimeError("SecurityError: cookies are disabled")
         now = self.clock.ms()

@@ -169,7 +169,9 @@ def test_clear_user_data_removes_every_identifier_and_memory_unless_preserved():
             assert env.jar.cookies == {}, case
             assert set(env.ls.items) == {"_trk_queue"}, case
             for event in json.loads(env.ls.items["_trk_queue"]):
-                assert not set(event) & {"anonymousId", "userId", "userToken", "traits"}, case
+                assert not set(event).intersection(
+                    ["anonymousId", "userId", "userToken", "traits"]
+                ), case
                 assert "session" not in event["context"], case
             assert (t.get_anonymous_id() == anonymous_id) == preserve_user, case
             assert (t.get_user_token() is not None) == preserve_user, case

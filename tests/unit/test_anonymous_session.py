@@ -58,7 +58,9 @@ class Collector:
         if session is None or self.revoked:
             return 401, json.dumps({"error": "session token refused: session revoked"})
         if request.method == "PATCH":
-            session["metadata"] = dict(session["metadata"], **body)
+            merged = dict(session["metadata"])
+            merged.update(body)
+            session["metadata"] = merged
             return 200, json.dumps(self._answer(session))
         if body.get("login_proof") != "proof-alice":
             return 403, json.dumps({"error": "login proof refused: bad signature"})
@@ -255,7 +257,7 @@ def test_failures_warn_once_and_answer_none():
     assert _call(env, t.start_anonymous_session, None) is None
     assert len(env.warnings) == 1 and "collectorUrl" in env.warnings[0]
     env, collector, t = _page()
-    for bad in ("cart", ["x"], {"x": object()}):
+    for bad in ("cart", ["x"], {"x": lambda: None}):
         env.warnings[:] = []
         assert _call(env, t.start_anonymous_session, bad) is None
         assert len(env.warnings) == 1 and "metadata" in env.warnings[0]

@@ -41,7 +41,10 @@ def test_no_choice_by_default():
 
 def test_granted_is_stored_as_the_word_for_a_year_with_cookie_attributes():
     env = Env()
-    t = _tracker(env, dict(BANNER, cookieSameSite="Strict", cookiePath="/"))
+    options = dict(BANNER)
+    options["cookieSameSite"] = "Strict"
+    options["cookiePath"] = "/"
+    t = _tracker(env, options)
     assert t.set_consent("granted") == "granted"
     assert t.get_consent() == "granted"
     assert env.jar.get("_trk_consent") == "granted"

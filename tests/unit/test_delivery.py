@@ -7,6 +7,7 @@ from fakes import Env
 from tracker.delivery import BACKOFF_MAX_MS, backoff_ms
 from tracker.exchange import REQUEST_TIMEOUT_MS
 from tracker.outbox import ADOPT_AFTER_MS
+from tracker.storage import percent_decode
 
 COLLECTOR = {"collectorUrl": "https://c.example/collect"}
 
@@ -91,7 +92,8 @@ def test_beacon_method_posts_text_plain_and_get_sends_one_pixel_per_event():
         assert request.method == "GET" and request.body is None
         assert request.url.startswith("https://c.example/i?")
         assert "messageId=" + mid in request.url
-    assert "properties=%7B%22n%22%3A%201%7D" in pixels[0].url
+    query = dict(pair.split("=", 1) for pair in pixels[0].url.split("?", 1)[1].split("&"))
+    assert json.loads(percent_decode(query["properties"])) == {"n": 1}
     assert t.get_buffered_events() == []
 
 
