@@ -183,14 +183,15 @@ def pyodide_lock() -> dict[str, object]:
 
 
 def host_helpers() -> str:
-    """The JS helpers `tracker/browser.py` relies on (its `_HELPERS_JS`), read without importing."""
-    tree = ast.parse((PACKAGE / "browser.py").read_text(encoding="utf-8"))
+    """The JS helpers `tracker/browser.py` relies on (`tracker/host_helpers.py`'s
+    `HELPERS_JS`), read without importing."""
+    tree = ast.parse((PACKAGE / "host_helpers.py").read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
-            isinstance(target, ast.Name) and target.id == "_HELPERS_JS" for target in node.targets
+            isinstance(target, ast.Name) and target.id == "HELPERS_JS" for target in node.targets
         ):
             return str(ast.literal_eval(node.value))
-    raise SystemExit("build: tracker/browser.py has no _HELPERS_JS")
+    raise SystemExit("build: tracker/host_helpers.py has no HELPERS_JS")
 
 
 def compiled_tracker(work: Path) -> str:
@@ -207,6 +208,17 @@ def compiled_tracker(work: Path) -> str:
     out = work / "compiled.js"
     bundle(entry, out, COMPILED_GLOBAL)
     return out.read_text(encoding="utf-8").strip()
+
+
+def minified(script: str) -> str:
+    """The whole `tracker.js` minified by the pinned esbuild (the loader's comments and
+    names are for readers of loader/tracker.js, not for every page view)."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from compiled.transpile import minify
+    finally:
+        sys.path.remove(str(ROOT))
+    return minify(script)
 
 
 def build_loader(
@@ -353,7 +365,7 @@ def build() -> None:
     (DIST / "manifest.json").write_text(manifest, encoding="utf-8")
     with tempfile.TemporaryDirectory() as work:
         loader = build_loader(js_methods(), lock, files, compiled_tracker(Path(work)))
-        (DIST / "tracker.js").write_text(loader, encoding="utf-8")
+        (DIST / "tracker.js").write_text(minified(loader), encoding="utf-8")
     if TYPES.exists():
         (DIST / "tracker.d.ts").write_bytes(TYPES.read_bytes())
 

@@ -14,6 +14,7 @@ in JavaScript and rejects the ones with no faithful translation, naming file and
 - `a + b` and `a += b` call `pycompat.add` unless one side is surely a number or string
   (JS `+` joins two lists into a string);
 - `x[-n]` reads `x[len(x) - n]`; `"ab" * n` (a str, list or bytes literal) calls `pycompat.mul`;
+- keyword arguments become positional (compiled/keywords.py), so no `-k` preamble;
 - `"..." % args` calls `pycompat.fmt` (printf-style `%s %r %d %x` with width and `0`).
 
 Anything else outside the subset written down in docs/architecture.md (`globals()`,
@@ -25,6 +26,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from compiled.keywords import Signatures, positional
+
 __all__ = ["SubsetError", "lower_module", "lower_source"]
 
 COMPAT = "pycompat"
@@ -35,7 +38,9 @@ COMPAT = "pycompat"
 BOUND_METHODS = {"append", "extend", "add", "get", "pop", "remove", "update", "insert"}
 # Python exceptions Transcrypt's runtime lacks: pycompat defines them.
 EXTRA_BUILTINS = ("ImportError", "OSError", "RuntimeError", "UnicodeError")
-HOST_ONLY = {"os", "sys", "time", "js", "pyodide.ffi", "_tracker_host"}
+# tracker.host_helpers is the helpers' JS source, which the compiled build gets from the
+# loader instead.
+HOST_ONLY = {"os", "sys", "time", "js", "pyodide.ffi", "_tracker_host", "tracker.host_helpers"}
 _EQ = "_py_eq"
 _FMT = "_py_fmt"
 _ADD = "_py_add"
@@ -48,8 +53,11 @@ class SubsetError(ValueError):
 
 
 class _Lower(ast.NodeTransformer):
-    def __init__(self, package: str, filename: str, strict: bool) -> None:
+    def __init__(
+        self, package: str, filename: str, strict: bool, signatures: Signatures | None
+    ) -> None:
         self.package = package
+        self.signatures = signatures
         self.filename = filename
         self.strict = strict
         self.used: set[str] = set()
@@ -161,6 +169,12 @@ class _Lower(ast.NodeTransformer):
                 raise self.refuse(node, "globals()")
         if self.strict and any(k.arg is None for k in node.keywords):
             raise self.refuse(node, "**kwargs at a call")
+        if node.keywords and self.signatures is not None:
+            placed = positional(node, self.signatures)
+            if placed is not None:
+                node.args, node.keywords = placed, []
+            elif self.strict:
+                raise self.refuse(node, "a keyword argument to a function not found by name")
         return node
 
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
@@ -308,12 +322,19 @@ def _is_text_expr(node: ast.AST) -> bool:
     return False
 
 
-def lower_source(source: str, module: str, filename: str = "<source>", strict: bool = True) -> str:
-    """`source` of module `module` (dotted), lowered for Transcrypt; raises SubsetError."""
+def lower_source(
+    source: str,
+    module: str,
+    filename: str = "<source>",
+    strict: bool = True,
+    signatures: Signatures | None = None,
+) -> str:
+    """`source` of module `module` (dotted), lowered for Transcrypt; raises SubsetError.
+    With `signatures`, keyword arguments become positional (see compiled/keywords.py)."""
     tree = ast.parse(source, filename)
     package = module if filename.endswith("__init__.py") else module.rpartition(".")[0]
     tree.body = _unroll_globals(tree.body)
-    lowering = _Lower(package or module, filename, strict)
+    lowering = _Lower(package or module, filename, strict, signatures)
     tree = lowering.visit(tree)
     if lowering.used:
         names = [ast.alias("eq", _EQ)] if _EQ in lowering.used else []
@@ -398,7 +419,13 @@ def _is_docstring(node: ast.stmt) -> bool:
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
 
 
-def lower_module(path: Path, root: Path, target: Path, strict: bool = True) -> Path:
+def lower_module(
+    path: Path,
+    root: Path,
+    target: Path,
+    strict: bool = True,
+    signatures: Signatures | None = None,
+) -> Path:
     """Lower the module at `path` (under `root`) into the same relative place under `target`."""
     relative = path.relative_to(root)
     parts = list(relative.with_suffix("").parts)
@@ -407,5 +434,6 @@ def lower_module(path: Path, root: Path, target: Path, strict: bool = True) -> P
     source = path.read_text(encoding="utf-8")
     out = target / relative
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(lower_source(source, ".".join(parts), relative.as_posix(), strict), "utf-8")
+    lowered = lower_source(source, ".".join(parts), relative.as_posix(), strict, signatures)
+    out.write_text(lowered, "utf-8")
     return out

@@ -9,11 +9,13 @@ Both are deterministic: the same sources give the same bytes.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from compiled.keywords import Signatures
 from compiled.lower import lower_module
 
 __all__ = ["TRANSCRYPT_FLAGS", "bundle", "find_esbuild", "find_transcrypt", "transpile"]
@@ -22,9 +24,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SHIMS = HERE / "shims"
 TRANSCRYPT_VERSION = "3.9.5"
-# -k keyword arguments, -t Python truthiness ([] and {} are false), -i iteration over
+# -t Python truthiness ([] and {} are false), -i iteration over
 # dicts and strings, -n readable output (esbuild minifies), -b a full build every time.
-TRANSCRYPT_FLAGS = ["-b", "-n", "-k", "-t", "-i"]
+TRANSCRYPT_FLAGS = ["-b", "-n", "-t", "-i"]
 RUNTIME = "org.transcrypt.__runtime__.js"
 
 _INT_BEFORE = "export function int (any) {\n    return float (any) | 0\n};"
@@ -117,10 +119,16 @@ def transpile(
     if src.exists():
         shutil.rmtree(src)
     src.mkdir(parents=True)
-    for package in packages:
-        for path in sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts):
-            init = path.name == "__init__.py" and path.parent.name == "tracker"
-            lower_module(path, package.parent, src, strict=not init)
+    sources = [
+        (package, path)
+        for package in packages
+        for path in sorted(package.rglob("*.py"))
+        if "__pycache__" not in path.parts
+    ]
+    signatures = Signatures([path.read_text(encoding="utf-8") for _, path in sources])
+    for package, path in sources:
+        init = path.name == "__init__.py" and path.parent.name == "tracker"
+        lower_module(path, package.parent, src, not init, signatures)
     for path in modules or []:
         lower_module(path, path.parent, src, strict=False)
     for shim in sorted(SHIMS.glob("*.py")):
@@ -139,8 +147,73 @@ def transpile(
         if text.count(before) != 1:
             raise SystemExit(f"build: Transcrypt {TRANSCRYPT_VERSION} changed: {before!r}")
         text = text.replace(before, after)
-    runtime.write_text(text, encoding="utf-8")
+    text, found = _TERMINAL.subn(_CONSOLE, text)
+    if found != 1:
+        raise SystemExit(f"build: Transcrypt {TRANSCRYPT_VERSION} changed: no __Terminal__")
+    others = [path.read_text(encoding="utf-8") for path in target.glob("*.js") if path != runtime]
+    runtime.write_text(prune_runtime(text, others), encoding="utf-8")
     return target
+
+
+# Transcrypt's print() writes to a page element with id `__terminal__`, which it looks up
+# and styles as the runtime loads: the tracker must not touch the host page, so print()
+# goes to the console and input() is refused.
+_TERMINAL = re.compile(
+    r"^export var __Terminal__ = .*?^export var input = __terminal__\.input;$", re.M | re.S
+)
+_CONSOLE = (
+    "export var __Terminal__ = null;\n"
+    "export var __terminal__ = null;\n"
+    "export function print () {\n"
+    "    console.log ([].slice.apply (arguments).map (str).join (' '));\n"
+    "};\n"
+    "export function input () {\n"
+    "    throw NotImplementedError ('input', new Error ());\n"
+    "};"
+)
+_PROTOTYPE = re.compile(
+    r"(?:String|Array)\.prototype\.(\w+) = |__setproperty__ \(String\.prototype, '(\w+)'"
+)
+# pycompat's own str/list methods (strip with characters, ...) replace the runtime's.
+_SHIM_METHOD = re.compile(r"define \((?:String|Array)\.prototype, '(\w+)'")
+_FUNCTION = re.compile(r"(?:export )?function (\w+) ")
+_WORD = re.compile(r"\w+")
+_IMPORT = re.compile(r"^import .*$", re.M)
+
+
+def prune_runtime(runtime: str, modules: list[str]) -> str:
+    """Transcrypt's runtime without the methods it adds to String.prototype and
+    Array.prototype (str.capitalize, list slice assignment, ...) that no code reachable
+    from the compiled modules names: a bundler cannot drop those, since assigning to a
+    prototype is a side effect. Reachable: the modules (without their import lines), the
+    runtime's statements other than functions and such methods, and every function and
+    method they name, transitively. Methods the shims define again are dropped too."""
+    chunks = re.split(r"\n(?=[^\s})\]])", runtime)
+    names: list[str | None] = []
+    methods: list[bool] = []
+    for chunk in chunks:
+        method, function = _PROTOTYPE.match(chunk), _FUNCTION.match(chunk)
+        methods.append(method is not None)
+        if method is not None:
+            names.append(method.group(1) or method.group(2))
+        else:
+            names.append(function.group(1) if function is not None else None)
+    reached = [name is None for name in names]
+    used = set(_WORD.findall(" ".join(_IMPORT.sub("", m) for m in modules)))
+    for chunk, root in zip(chunks, reached, strict=True):
+        if root:
+            used.update(_WORD.findall(chunk))
+    grown = True
+    while grown:
+        grown = False
+        for index, name in enumerate(names):
+            if not reached[index] and name in used:
+                reached[index] = grown = True
+                used.update(_WORD.findall(chunks[index]))
+    replaced = set(_SHIM_METHOD.findall(" ".join(modules)))
+    reached = [reach and name not in replaced for reach, name in zip(reached, names, strict=True)]
+    kept = zip(chunks, reached, methods, strict=True)
+    return "\n".join(chunk for chunk, reach, method in kept if reach or not method)
 
 
 def bundle(entry: Path, out: Path, global_name: str, minify: bool = True) -> None:
@@ -161,3 +234,19 @@ def bundle(entry: Path, out: Path, global_name: str, minify: bool = True) -> Non
     if minify:
         command.append("--minify")
     subprocess.run(command, check=True)
+
+
+def minify(script: str) -> str:
+    """`script` (a classic script) minified by the pinned esbuild: same behaviour, no
+    comments, shorter local names."""
+    command = [
+        find_esbuild(),
+        "--minify",
+        "--loader=js",
+        "--target=es2018",
+        "--legal-comments=none",
+        "--charset=utf8",
+        "--log-level=warning",
+    ]
+    result = subprocess.run(command, input=script, capture_output=True, text=True, check=True)
+    return result.stdout

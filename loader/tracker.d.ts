@@ -349,8 +349,9 @@ declare namespace Tracker {
   interface LoadError extends Error {
     name: 'TrackerLoadError';
     /** `http` (e.g. 404), `cors`, `csp` (an interpreter without `'wasm-unsafe-eval'`),
-     * `offline`, `network`, `config` (an unknown `data-runtime`) or `error`. */
-    reason: 'http' | 'cors' | 'csp' | 'offline' | 'network' | 'config' | 'error';
+     * `offline`, `network`, `config` (an unknown `data-runtime`), `start` (the tracker threw
+     * while starting: a page that broke a builtin, say) or `error`. */
+    reason: 'http' | 'cors' | 'csp' | 'offline' | 'network' | 'config' | 'start' | 'error';
     /** The file that failed, when known. */
     file: string | null;
     /** The `data-runtime` that failed (any string the tag gave, when it was unknown). */

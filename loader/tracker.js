@@ -5,9 +5,14 @@
 (function () {
   'use strict';
 
-  /* tracker/ compiled ahead of time by Transcrypt, bundled by esbuild (build.py):
-     sets COMPILED to tracker/browser.py's bridge (start, call, use_helpers) */
-  /*COMPILED_TRACKER*/
+  /* tracker/ compiled ahead of time by Transcrypt, bundled by esbuild (build.py): sets
+     COMPILED to tracker/browser.py's bridge (start, call, use_helpers). Evaluated only on
+     the compiled runtime, inside the loader's error handling (it extends builtins'
+     prototypes, which a page may have frozen). */
+  function compiledTracker() {
+    /*COMPILED_TRACKER*/
+    return COMPILED;
+  }
 
   var METHODS = /*METHODS*/[];
   var PYODIDE_LOCK = /*PYODIDE_LOCK*/null;
@@ -197,7 +202,7 @@
     window[name] = tracker;
 
     /* What Python calls (registered as the JS module `_tracker_host`): the helpers of
-       tracker/browser.py (_HELPERS_JS, put here by build.py), plus callbacks. */
+       tracker/host_helpers.py (HELPERS_JS, put here by build.py), plus callbacks. */
     var host = (function () {/*HOST_HELPERS*/})();
     host.callback = function (id, argsJson) {
       var fn = fns[id];
@@ -214,16 +219,15 @@
     };
 
     function finish() {
-      var queue = pending;
-      pending = [];
-      tracker.q = pending;
       /* the first queued init runs first, as analytics.js runs its `load`: every call
          queued before it then sees the page's options; `tracker('init')` alone is
-         init with the defaults */
+         init with the defaults. The queue stays whole until start succeeded. */
       var options = 'null';
-      for (var i = 0; i < queue.length; i++) {
-        if (queue[i][0] === 'init') {
-          var given = queue.splice(i, 1)[0][1];
+      var initAt = -1;
+      for (var i = 0; i < pending.length; i++) {
+        if (pending[i][0] === 'init') {
+          var given = pending[i][1];
+          initAt = i;
           try {
             options = JSON.stringify(given == null ? {} : given);
           } catch (e) {
@@ -234,6 +238,10 @@
         }
       }
       py.start(options);
+      if (initAt >= 0) pending.splice(initAt, 1);
+      var queue = pending;
+      pending = [];
+      tracker.q = pending;
       mark('started');
       state = 'ready';
       for (var j = 0; j < queue.length; j++) {
@@ -309,13 +317,25 @@
     }
     if (runtime === 'compiled') {
       /* nothing to fetch: ready before the next line of the page runs */
-      py = loadCompiled();
-      return finish();
+      try {
+        py = loadCompiled();
+        finish();
+      } catch (e) {
+        if (state === 'loading') return fail(startError(e));
+        warn('replaying queued calls failed: ' + describe(e));
+        settle();
+      }
+      return;
     }
     loaders[runtime](base).then(function (module) {
       if (state !== 'loading') return;
       py = module;
-      finish();
+      try {
+        finish();
+      } catch (e) {
+        if (state === 'loading') throw startError(e);
+        throw e;
+      }
     }).catch(function (e) {
       if (state === 'loading') return fail(e);
       if (state !== 'ready') return;
@@ -327,9 +347,10 @@
        interpreters import as `_tracker_host`. */
     function loadCompiled() {
       mark('runtime');
-      COMPILED.use_helpers(host);
+      var compiled = compiledTracker();
+      compiled.use_helpers(host);
       mark('imported');
-      return bridge(COMPILED);
+      return bridge(compiled);
     }
 
     /* The tracker's compiled modules come as a ROMFS image, which the runtime mounts at
@@ -469,7 +490,9 @@
       return { reason: 'http', file: file,
         message: file + ' answered ' + status + ': deploy every file of one build of dist/ beside tracker.js.' };
     }
-    if (error && error.reason === 'config') return { reason: 'config', file: '', message: text + '.' };
+    if (error && (error.reason === 'config' || error.reason === 'start')) {
+      return { reason: error.reason, file: '', message: text + '.' };
+    }
     var network = /fetch|network|import|load/i.test(text) && (!error || error.name === 'TypeError' || error.file);
     if (network && typeof navigator !== 'undefined' && navigator.onLine === false) {
       return { reason: 'offline', file: file, message: 'offline, cannot fetch ' + (file || base) + '.' };
@@ -482,6 +505,14 @@
       return { reason: 'network', file: file, message: 'cannot fetch ' + (file || base) + ' (' + text + ').' };
     }
     return { reason: 'error', file: file, message: text + (file ? ' (' + file + ')' : '') + '.' };
+  }
+
+  /* The tracker itself threw while starting (a page that broke a builtin, say). */
+  function startError(cause) {
+    var error = new Error('the tracker failed to start: ' + describe(cause));
+    error.reason = 'start';
+    error.cause = cause;
+    return error;
   }
 
   function originOf(url) {

@@ -7,6 +7,7 @@ functions, e.g. `tracker.set_anonymous_user_token()`, `tracker.identify("u1")`.
 
 from .client import Tracker
 from .host import Host, default_host
+from .page_tracker import get_tracker
 from .profile import Group, User
 
 __all__ = [
@@ -51,23 +52,6 @@ API = (
     "get_consent",
 )
 """The page tracker's methods, also reachable as functions of this module."""
-
-_page_tracker = None
-
-
-def get_tracker() -> Tracker:
-    """The page's single tracker, created on first use with the host it runs in."""
-    global _page_tracker
-    if _page_tracker is None:
-        try:
-            from .browser import make_host
-
-            host = make_host()
-        except ImportError:
-            host = default_host()
-        _page_tracker = Tracker(host)
-    return _page_tracker
-
 
 def _page_method(name: str):
     """A module function that calls the page tracker's method `name`."""

@@ -74,6 +74,6 @@ def default_host() -> Host:
         return time.time() * 1000.0
 
     def warn(message: str) -> None:
-        print("[tracker] " + message, file=sys.stderr)
+        sys.stderr.write("[tracker] " + message + "\n")
 
     return Host(now_ms, os.urandom, warn)

@@ -382,3 +382,25 @@ def test_cookie_attributes_and_names_follow_init_options(tp: TrackerPage):
     assert ANON_TOKEN_RE.match(cookies["my_tok"]["value"])
     assert tp.call("getAnonymousId") in cookies["my_anon"]["value"]
     assert "my_anon" in tp.local_storage()
+
+
+def test_a_page_with_frozen_builtins_gets_a_visible_load_failure(tp: TrackerPage):
+    """The compiled tracker extends String.prototype (Python's str methods); on a page that
+    froze it (SES-style lockdown) it cannot start, and that is a load failure like any
+    other: one warning, `loadError` with reason `start`, `ready` resolves, queued calls are
+    dropped and later ones answer undefined without throwing into the page."""
+    if tp.runtime != "compiled":
+        pytest.skip("only the compiled tracker extends String.prototype")
+    tp.open(
+        "Object.freeze(String.prototype);",
+        INIT,
+        "tracker('setUserToken', 'queued');",
+        name="frozen-builtins",
+    )
+    error = tp.js("return [tracker.loadError.name, tracker.loadError.reason];")
+    assert error == ["TrackerLoadError", "start"]
+    warnings = tp.wait_for_warnings(1, "could not load")
+    assert len(warnings) == 1, warnings
+    assert "failed to start" in warnings[0] and "2 queued calls were dropped" in warnings[0]
+    assert tp.js("return tracker.getUserToken() === undefined") is True
+    tp.log.assert_no_page_errors()
