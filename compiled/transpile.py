@@ -73,7 +73,30 @@ _SET_AFTER = (
 )
 # Python's int has no 32-bit limit (timestamps in milliseconds need more) and takes a
 # base; bytearray() takes bytes; list(d), tuple(d), set(d) and sorted(d) of a dict
-# give its keys.
+# give its keys; isinstance() of a str or number answers without throwing and catching
+# a TypeError (`'x' in 'abc'`), which cost tens of microseconds per call.
+_ISINSTANCE_BEFORE = (
+    (
+        "export function isinstance (anObject, classinfo) {\n"
+        "    try {\n"
+        "        return '__class__' in anObject ? issubclass (anObject.__class__, classinfo) "
+        ": issubclass (py_typeof (anObject), classinfo);\n"
+        "    }"
+    )
+    + """
+    catch (exception) {
+        return issubclass (py_typeof (anObject), classinfo);
+    }
+};"""
+)
+_ISINSTANCE_AFTER = """export function isinstance (anObject, classinfo) {
+    var aType = typeof anObject;
+    var holder = anObject != null && (aType === 'object' || aType === 'function');
+    if (holder && '__class__' in anObject) {
+        return issubclass (anObject.__class__, classinfo);
+    }
+    return issubclass (py_typeof (anObject), classinfo);
+};"""
 _TUPLE_BEFORE = "    let instance = iterable ? [] .slice.apply (iterable) : [];"
 _TUPLE_AFTER = (
     "    let instance = !iterable ? [] : iterable.length === undefined ? "
@@ -81,6 +104,7 @@ _TUPLE_AFTER = (
 )
 RUNTIME_PATCHES = [
     (_INT_BEFORE, _INT_AFTER),
+    (_ISINSTANCE_BEFORE, _ISINSTANCE_AFTER),
     (_TUPLE_BEFORE, _TUPLE_AFTER),
     (_BYTES_BEFORE, _BYTES_AFTER),
     (_DICT_ITER_BEFORE, _DICT_ITER_AFTER),
