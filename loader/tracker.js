@@ -123,7 +123,7 @@
         }
       }
       try {
-        var out = py.call(method, json, host.cookieVersion());
+        var out = py.call(method, json);
         if (out === 'null') return undefined;
         return out.indexOf('"$') < 0 ? JSON.parse(out) : JSON.parse(out, decode);
       } catch (e) {
@@ -350,7 +350,9 @@
       var compiled = compiledTracker();
       compiled.use_helpers(host);
       mark('imported');
-      return bridge(compiled);
+      /* no cookie hint: reaching document.cookie from compiled code is a plain call, so
+         only the methods that need the cookies read them */
+      return bridge(compiled, null);
     }
 
     /* The tracker's compiled modules come as a ROMFS image, which the runtime mounts at
@@ -370,7 +372,7 @@
         mp.registerJsModule('_tracker_host', host);
         var module = mp.pyimport('tracker.browser');
         mark('imported');
-        return bridge(module);
+        return bridge(module, host.cookieVersion);
       });
     }
 
@@ -410,7 +412,7 @@
         pyodide.registerJsModule('_tracker_host', host);
         var module = pyodide.pyimport('tracker.browser');
         mark('imported');
-        return bridge(module);
+        return bridge(module, host.cookieVersion);
       });
     }
   }
@@ -519,13 +521,15 @@
     try { return new URL(url, location.href).origin; } catch (e) { return ''; }
   }
 
-  /* Plain JS functions for the bridge entry points, looked up once rather than per call. */
-  function bridge(module) {
+  /* Plain JS functions for the bridge entry points, looked up once rather than per call.
+     An interpreter gets `cookieVersion()` with every call (docs/architecture.md: the cookie
+     hint), which spares a crossing into JS when the cookies did not change. */
+  function bridge(module, cookieVersion) {
     var start = module.start;
     var call = module.call;
     return {
       start: function (optionsJson) { return start(optionsJson); },
-      call: function (name, argsJson, cookieVersion) { return call(name, argsJson, cookieVersion); }
+      call: function (name, argsJson) { return call(name, argsJson, cookieVersion ? cookieVersion() : -1); }
     };
   }
 
