@@ -92,13 +92,15 @@ def build_page(
     stub = STUB.format(g=global_name)
     lines = "\n    ".join([stub, *statements])
     gattr = f' data-global="{global_name}"' if global_name != "tracker" else ""
+    # the compiled tracker is the default: its pages carry the tag as users copy it
+    runtime_attr = "" if runtime == "compiled" else f' data-runtime="{runtime}"'
     later = ""
     if after:
         later = "<script>\n    " + "\n    ".join(after) + "\n  </script>\n"
     return (
         '<!doctype html>\n<html>\n<head>\n<meta charset="utf-8">\n<title>t</title>\n'
         f"<script>\n    {lines}\n  </script>\n"
-        f'<script src="/dist/tracker.js" data-runtime="{runtime}"{gattr}{tag_attrs} async>'
+        f'<script src="/dist/tracker.js"{runtime_attr}{gattr}{tag_attrs} async>'
         "</script>\n"
         f"{later}</head>\n<body>\n{body}\n</body>\n</html>\n"
     )

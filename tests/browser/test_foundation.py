@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .support import ANON_TOKEN_RE, UUID4_RE, TrackerPage, needs_interpreter, stored
+from .support import ANON_TOKEN_RE, UUID4_RE, TrackerPage, build_page, needs_interpreter, stored
 
 SIX_MONTHS_MS = 15_552_000_000
 ONE_DAY_MS = 86_400_000
@@ -403,4 +403,24 @@ def test_a_page_with_frozen_builtins_gets_a_visible_load_failure(tp: TrackerPage
     assert len(warnings) == 1, warnings
     assert "failed to start" in warnings[0] and "2 queued calls were dropped" in warnings[0]
     assert tp.js("return tracker.getUserToken() === undefined") is True
+    tp.log.assert_no_page_errors()
+
+
+def test_data_runtime_compiled_is_the_default_tag(tp: TrackerPage):
+    """Every compiled scenario loads the default tag (no data-runtime); naming the runtime,
+    `data-runtime="compiled"`, gives the same tracker from the same one file."""
+    if tp.runtime != "compiled":
+        pytest.skip("about the compiled runtime's two spellings")
+    html = build_page("compiled", [INIT], tag_attrs=' data-runtime="compiled"')
+    assert 'data-runtime="compiled"' in html
+    tp.page.goto(tp.serve("explicit-compiled", html))
+    tp.wait_ready()
+    token = tp.js("tracker.setAnonymousUserToken(); return tracker.getUserToken();")
+    assert ANON_TOKEN_RE.match(token)
+    assert tp.js("return tracker.loadError") is None
+    loaded = tp.js(
+        "return performance.getEntriesByType('resource')"
+        ".map(e => e.name).filter(n => n.includes('/dist/'));"
+    )
+    assert [url.rsplit("/", 1)[1] for url in loaded] == ["tracker.js"]
     tp.log.assert_no_page_errors()
