@@ -350,8 +350,9 @@
       var compiled = compiledTracker();
       compiled.use_helpers(host);
       mark('imported');
-      /* no cookie hint: reaching document.cookie from compiled code is a plain call, so
-         only the methods that need the cookies read them */
+      /* no cookie hint up front (-2, READ_ONCE in tracker/browser.py): reaching
+         document.cookie from compiled code is a plain call, so only the methods that
+         need the cookies read them, once per call */
       return bridge(compiled, null);
     }
 
@@ -523,13 +524,14 @@
 
   /* Plain JS functions for the bridge entry points, looked up once rather than per call.
      An interpreter gets `cookieVersion()` with every call (docs/architecture.md: the cookie
-     hint), which spares a crossing into JS when the cookies did not change. */
+     hint), which spares a crossing into JS when the cookies did not change; the compiled
+     build gets -2, "read once when needed". */
   function bridge(module, cookieVersion) {
     var start = module.start;
     var call = module.call;
     return {
       start: function (optionsJson) { return start(optionsJson); },
-      call: function (name, argsJson) { return call(name, argsJson, cookieVersion ? cookieVersion() : -1); }
+      call: function (name, argsJson) { return call(name, argsJson, cookieVersion ? cookieVersion() : -2); }
     };
   }
 

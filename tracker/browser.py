@@ -62,13 +62,20 @@ def _unwrap(result: "Any") -> "Optional[str]":
     raise OSError(text[1:])
 
 
+READ_ONCE = -2
+"""The loader's cookie hint for "not read yet: the first reading of this call holds"."""
+
+
 class CookieJar:
     """`document.cookie`: `read()` gives the whole cookie string, `write()` sets one cookie.
 
     The JS side numbers each distinct cookie string it has seen and answers "=" when the
     string is still the one this jar holds, so an unchanged jar does not cross again.
     `hint` is that number as the loader saw it when the current call began: while it
-    matches and nothing was written since, reading needs no crossing at all.
+    matches and nothing was written since, reading needs no crossing at all. READ_ONCE
+    (the compiled build, whose loader reads nothing up front) makes the call's first
+    reading the hint, so a method that needs no cookie reads none and one that does reads
+    `document.cookie` once.
     """
 
     def __init__(self) -> None:
@@ -84,6 +91,8 @@ class CookieJar:
         if answer != "=":
             version, _, self._text = answer.partition(" ")
             self._version = int(version)
+        if self.hint == READ_ONCE:
+            self.hint = self._version
         return self._text
 
     def write(self, assignment: str) -> None:
@@ -250,7 +259,8 @@ def _page_jar() -> "Any":
 def call(name: str, args_json: str, cookie_version: int = -1) -> str:
     """Run JS method `name` with the JSON array `args_json`; the result as JSON. Never raises.
 
-    `cookie_version` is the loader's number for `document.cookie` as the call began.
+    `cookie_version` is the loader's number for `document.cookie` as the call began, or
+    READ_ONCE.
     """
     jar = _page_jar()
     try:
