@@ -102,8 +102,13 @@ _TUPLE_AFTER = (
     "    let instance = !iterable ? [] : iterable.length === undefined ? "
     "Array.from (iterable) : [] .slice.apply (iterable);"
 )
+# str.format is defined as an enumerable, non-configurable getter: for...in over a
+# String would list it (the loader hides the runtime's other additions).
+_FORMAT_BEFORE = "    enumerable: true\n});"
+_FORMAT_AFTER = "    enumerable: false\n});"
 RUNTIME_PATCHES = [
     (_INT_BEFORE, _INT_AFTER),
+    (_FORMAT_BEFORE, _FORMAT_AFTER),
     (_ISINSTANCE_BEFORE, _ISINSTANCE_AFTER),
     (_TUPLE_BEFORE, _TUPLE_AFTER),
     (_BYTES_BEFORE, _BYTES_AFTER),

@@ -347,7 +347,7 @@
        interpreters import as `_tracker_host`. */
     function loadCompiled() {
       mark('runtime');
-      var compiled = compiledTracker();
+      var compiled = hidingAdditions(compiledTracker);
       compiled.use_helpers(host);
       mark('imported');
       /* no cookie hint up front (-2, READ_ONCE in tracker/browser.py): reaching
@@ -520,6 +520,29 @@
 
   function originOf(url) {
     try { return new URL(url, location.href).origin; } catch (e) { return ''; }
+  }
+
+  /* Transcrypt's runtime gives builtins Python's str and list methods by plain assignment,
+     which the page's for...in loops over arrays and strings would then see: run `evaluate`
+     and make what it added to the builtin prototypes non-enumerable. */
+  function hidingAdditions(evaluate) {
+    var builtins = [Object, Array, String, Number, Boolean, Function, Error, Uint8Array];
+    var prototypes = builtins.map(function (type) { return type.prototype; });
+    prototypes.push(Object.getPrototypeOf(Uint8Array.prototype));
+    var before = prototypes.map(function (proto) { return Object.keys(proto); });
+    try {
+      return evaluate();
+    } finally {
+      prototypes.forEach(function (proto, i) {
+        Object.keys(proto).forEach(function (key) {
+          if (before[i].indexOf(key) >= 0) return;
+          var property = Object.getOwnPropertyDescriptor(proto, key);
+          if (!property || !property.configurable) return;
+          property.enumerable = false;
+          Object.defineProperty(proto, key, property);
+        });
+      });
+    }
   }
 
   /* Plain JS functions for the bridge entry points, looked up once rather than per call.

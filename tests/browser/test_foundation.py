@@ -424,3 +424,39 @@ def test_data_runtime_compiled_is_the_default_tag(tp: TrackerPage):
     )
     assert [url.rsplit("/", 1)[1] for url in loaded] == ["tracker.js"]
     tp.log.assert_no_page_errors()
+
+
+def test_the_page_keeps_its_for_in_loops_and_globals(tp: TrackerPage):
+    """Loading the tracker adds no enumerable property to builtin prototypes (the compiled
+    build's Python str and list methods are hidden from for...in) and no global but the
+    tracker's own name."""
+    tp.open(
+        "window.globalsBefore = Object.keys(window);",
+        INIT,
+        "tracker('setAnonymousUserToken');",
+        name="page-hygiene",
+    )
+    seen = tp.js(
+        """
+        const keys = o => { const found = []; for (const k in o) found.push(k); return found; };
+        return {
+          array: keys([]), string: keys(new String('')), object: keys({}),
+          bytes: keys(new Uint8Array(0)), error: keys(new Error('x')),
+          globals: Object.keys(window).filter(
+            k => k !== 'globalsBefore' && !window.globalsBefore.includes(k)),
+        };
+        """
+    )
+    expected: dict[str, list[str]] = {
+        "array": [],
+        "string": [],
+        "object": [],
+        "bytes": [],
+        "error": [],
+        "globals": [],
+    }
+    if tp.runtime == "micropython":
+        # MicroPython's own Emscripten glue defines globals (Module, proxy_js_ref, ...)
+        del seen["globals"], expected["globals"]
+    assert seen == expected, seen
+    assert ANON_TOKEN_RE.match(tp.call("getUserToken"))
