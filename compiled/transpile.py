@@ -200,9 +200,7 @@ _CONSOLE = (
     "    throw NotImplementedError ('input', new Error ());\n"
     "};"
 )
-_PROTOTYPE = re.compile(
-    r"(?:String|Array)\.prototype\.(\w+) = |__setproperty__ \(String\.prototype, '(\w+)'"
-)
+_PROTOTYPE = re.compile(r"(\w+)\.prototype\.(\w+) = |__setproperty__ \((\w+)\.prototype, '(\w+)'")
 # pycompat's own str/list methods (strip with characters, ...) replace the runtime's.
 _SHIM_METHOD = re.compile(r"define \((?:String|Array)\.prototype, '(\w+)'")
 _FUNCTION = re.compile(r"(?:export )?function (\w+) ")
@@ -211,21 +209,25 @@ _IMPORT = re.compile(r"^import .*$", re.M)
 
 
 def prune_runtime(runtime: str, modules: list[str]) -> str:
-    """Transcrypt's runtime without the methods it adds to String.prototype and
-    Array.prototype (str.capitalize, list slice assignment, ...) that no code reachable
-    from the compiled modules names: a bundler cannot drop those, since assigning to a
-    prototype is a side effect. Reachable: the modules (without their import lines), the
-    runtime's statements other than functions and such methods, and every function and
-    method they name, transitively. Methods the shims define again are dropped too."""
+    """Transcrypt's runtime without the methods it adds to prototypes (str.capitalize on
+    String.prototype, list slice assignment on Array.prototype, its own iterator classes')
+    that no code reachable from the compiled modules names: a bundler cannot drop those,
+    since assigning to a prototype is a side effect. Reachable: the modules (without their
+    import lines), the runtime's statements other than functions and such methods, and
+    every function and method they name, transitively (a method also needs its class
+    named). Methods the shims define again are dropped too."""
     chunks = re.split(r"\n(?=[^\s})\]])", runtime)
     names: list[str | None] = []
+    owners: list[str | None] = []
     methods: list[bool] = []
     for chunk in chunks:
         method, function = _PROTOTYPE.match(chunk), _FUNCTION.match(chunk)
         methods.append(method is not None)
         if method is not None:
-            names.append(method.group(1) or method.group(2))
+            owners.append(method.group(1) or method.group(3))
+            names.append(method.group(2) or method.group(4))
         else:
+            owners.append(None)
             names.append(function.group(1) if function is not None else None)
     reached = [name is None for name in names]
     used = set(_WORD.findall(" ".join(_IMPORT.sub("", m) for m in modules)))
@@ -236,7 +238,8 @@ def prune_runtime(runtime: str, modules: list[str]) -> str:
     while grown:
         grown = False
         for index, name in enumerate(names):
-            if not reached[index] and name in used:
+            owner = owners[index]
+            if not reached[index] and name in used and (owner is None or owner in used):
                 reached[index] = grown = True
                 used.update(_WORD.findall(chunks[index]))
     replaced = set(_SHIM_METHOD.findall(" ".join(modules)))
