@@ -18,14 +18,24 @@ from pathlib import Path
 from compiled.keywords import Signatures
 from compiled.lower import lower_module
 
-__all__ = ["TRANSCRYPT_FLAGS", "bundle", "find_esbuild", "find_transcrypt", "transpile"]
+__all__ = [
+    "TRANSCRYPT_FLAGS",
+    "bundle",
+    "find_esbuild",
+    "find_transcrypt",
+    "minify",
+    "patched_runtime",
+    "prune_runtime",
+    "transpile",
+]
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SHIMS = HERE / "shims"
 TRANSCRYPT_VERSION = "3.9.5"
-# -t Python truthiness ([] and {} are false), -i iteration over
-# dicts and strings, -n readable output (esbuild minifies), -b a full build every time.
+# -t Python truthiness ([] and {} are false), -i iteration over dicts and strings, -n
+# readable output (esbuild minifies), -b a full build every time. No -k: compiled/keywords.py
+# makes keyword arguments positional first.
 TRANSCRYPT_FLAGS = ["-b", "-n", "-t", "-i"]
 RUNTIME = "org.transcrypt.__runtime__.js"
 
@@ -71,10 +81,6 @@ _SET_AFTER = (
     "        if (iterable.length === undefined) iterable = Array.from (iterable);\n"
     "        for (let index = 0; index < iterable.length; index++) {"
 )
-# Python's int has no 32-bit limit (timestamps in milliseconds need more) and takes a
-# base; bytearray() takes bytes; list(d), tuple(d), set(d) and sorted(d) of a dict
-# give its keys; isinstance() of a str or number answers without throwing and catching
-# a TypeError (`'x' in 'abc'`), which cost tens of microseconds per call.
 _ISINSTANCE_BEFORE = (
     (
         "export function isinstance (anObject, classinfo) {\n"
@@ -102,10 +108,14 @@ _TUPLE_AFTER = (
     "    let instance = !iterable ? [] : iterable.length === undefined ? "
     "Array.from (iterable) : [] .slice.apply (iterable);"
 )
-# str.format is defined as an enumerable, non-configurable getter: for...in over a
-# String would list it (the loader hides the runtime's other additions).
 _FORMAT_BEFORE = "    enumerable: true\n});"
 _FORMAT_AFTER = "    enumerable: false\n});"
+# Python's int has no 32-bit limit (timestamps in milliseconds need more) and takes a
+# base; str.format must not show in for...in over a string (it is the one enumerable,
+# non-configurable addition: the loader hides the others); isinstance() of a str or
+# number answers without throwing and catching a TypeError (`'x' in 'abc'`), which cost
+# tens of microseconds per call; list(d), tuple(d), set(d) and sorted(d) of a dict give
+# its keys; bytearray() takes bytes.
 RUNTIME_PATCHES = [
     (_INT_BEFORE, _INT_AFTER),
     (_FORMAT_BEFORE, _FORMAT_AFTER),
@@ -171,7 +181,15 @@ def transpile(
     if result.returncode != 0 or "Error while compiling" in result.stdout:
         raise SystemExit("build: transcrypt failed:\n" + result.stdout[-3000:] + result.stderr)
     runtime = target / RUNTIME
-    text = runtime.read_text(encoding="utf-8")
+    others = [path.read_text(encoding="utf-8") for path in target.glob("*.js") if path != runtime]
+    text = patched_runtime(runtime.read_text(encoding="utf-8"), others)
+    runtime.write_text(text, encoding="utf-8")
+    return target
+
+
+def patched_runtime(text: str, modules: list[str]) -> str:
+    """Transcrypt's runtime with RUNTIME_PATCHES, print() on the console and only what
+    `modules` (the compiled ones) reach; stops the build if Transcrypt changed."""
     for before, after in RUNTIME_PATCHES:
         if text.count(before) != 1:
             raise SystemExit(f"build: Transcrypt {TRANSCRYPT_VERSION} changed: {before!r}")
@@ -179,9 +197,7 @@ def transpile(
     text, found = _TERMINAL.subn(_CONSOLE, text)
     if found != 1:
         raise SystemExit(f"build: Transcrypt {TRANSCRYPT_VERSION} changed: no __Terminal__")
-    others = [path.read_text(encoding="utf-8") for path in target.glob("*.js") if path != runtime]
-    runtime.write_text(prune_runtime(text, others), encoding="utf-8")
-    return target
+    return prune_runtime(text, modules)
 
 
 # Transcrypt's print() writes to a page element with id `__terminal__`, which it looks up
@@ -248,6 +264,15 @@ def prune_runtime(runtime: str, modules: list[str]) -> str:
     return "\n".join(chunk for chunk, reach, method in kept if reach or not method)
 
 
+# What every esbuild run here writes: ES2018, no comments, UTF-8 as is, warnings shown.
+_ESBUILD_OUTPUT = (
+    "--target=es2018",
+    "--legal-comments=none",
+    "--charset=utf8",
+    "--log-level=warning",
+)
+
+
 def bundle(entry: Path, out: Path, global_name: str, minify: bool = True) -> None:
     """One IIFE script from the ES module `entry` that assigns its exports to
     `var <global_name>`; minified, without comments or source maps."""
@@ -257,11 +282,8 @@ def bundle(entry: Path, out: Path, global_name: str, minify: bool = True) -> Non
         "--bundle",
         "--format=iife",
         f"--global-name={global_name}",
-        "--target=es2018",
-        "--legal-comments=none",
-        "--charset=utf8",
         f"--outfile={out}",
-        "--log-level=warning",
+        *_ESBUILD_OUTPUT,
     ]
     if minify:
         command.append("--minify")
@@ -271,14 +293,6 @@ def bundle(entry: Path, out: Path, global_name: str, minify: bool = True) -> Non
 def minify(script: str) -> str:
     """`script` (a classic script) minified by the pinned esbuild: same behaviour, no
     comments, shorter local names."""
-    command = [
-        find_esbuild(),
-        "--minify",
-        "--loader=js",
-        "--target=es2018",
-        "--legal-comments=none",
-        "--charset=utf8",
-        "--log-level=warning",
-    ]
+    command = [find_esbuild(), "--minify", "--loader=js", *_ESBUILD_OUTPUT]
     result = subprocess.run(command, input=script, capture_output=True, text=True, check=True)
     return result.stdout
