@@ -317,31 +317,32 @@
     }
     if (runtime === 'compiled') {
       /* nothing to fetch: ready before the next line of the page runs */
+      var compiled;
       try {
-        py = loadCompiled();
+        compiled = loadCompiled();
+      } catch (e) {
+        return fail(startError(e));
+      }
+      return begin(compiled);
+    }
+    loaders[runtime](base).then(function (module) {
+      if (state === 'loading') begin(module);
+    }).catch(function (e) {
+      if (state === 'loading') fail(e);
+    });
+
+    /* Start the loaded tracker and replay the queue: a throw while starting is a failed
+       load (reason 'start'), one while replaying a warning. */
+    function begin(module) {
+      py = module;
+      try {
         finish();
       } catch (e) {
         if (state === 'loading') return fail(startError(e));
         warn('replaying queued calls failed: ' + describe(e));
         settle();
       }
-      return;
     }
-    loaders[runtime](base).then(function (module) {
-      if (state !== 'loading') return;
-      py = module;
-      try {
-        finish();
-      } catch (e) {
-        if (state === 'loading') throw startError(e);
-        throw e;
-      }
-    }).catch(function (e) {
-      if (state === 'loading') return fail(e);
-      if (state !== 'ready') return;
-      warn('replaying queued calls failed: ' + describe(e));
-      settle();
-    });
 
     /* The tracker compiled to JavaScript, in this script: it calls the same helpers the
        interpreters import as `_tracker_host`. */
