@@ -48,6 +48,4 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     terminalreporter.write_sep("-", "time per tier (setup + call + teardown)")
     for tier in sorted(_seconds):
-        terminalreporter.write_line(
-            f"{tier:32} {_counts[tier]:4d} tests {_seconds[tier]:8.1f}s"
-        )
+        terminalreporter.write_line(f"{tier:32} {_counts[tier]:4d} tests {_seconds[tier]:8.1f}s")

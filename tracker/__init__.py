@@ -53,6 +53,7 @@ API = (
 )
 """The page tracker's methods, also reachable as functions of this module."""
 
+
 def _page_method(name: str):
     """A module function that calls the page tracker's method `name`."""
 

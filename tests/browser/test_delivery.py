@@ -187,9 +187,9 @@ def test_beacon_on_page_hide(tp: TrackerPage) -> None:
     fetched: list[str] = []
     tp.page.on(
         "request",
-        lambda request: fetched.append(request.post_data or "")
-        if request.url.endswith("/collect")
-        else None,
+        lambda request: (
+            fetched.append(request.post_data or "") if request.url.endswith("/collect") else None
+        ),
     )
     tp.page.route("**/collect", lambda route: route.abort("connectionrefused"))
     tp.open(_init(app))
