@@ -525,20 +525,36 @@
 
   /* Transcrypt's runtime gives builtins Python's str and list methods by plain assignment,
      which the page's for...in loops over arrays and strings would then see: run `evaluate`
-     and make what it added to the builtin prototypes non-enumerable. */
+     and make what it added to the builtin prototypes non-enumerable. A method of the page's
+     own that it replaced (a library that extends String.prototype, say) gets a warning. */
   function hidingAdditions(evaluate) {
-    var builtins = [Object, Array, String, Number, Boolean, Function, Error, Uint8Array];
-    var prototypes = builtins.map(function (type) { return type.prototype; });
+    var names = ['Object', 'Array', 'String', 'Number', 'Boolean', 'Function', 'Error', 'Uint8Array'];
+    var prototypes = names.map(function (name) { return window[name].prototype; });
+    names.push('TypedArray');
     prototypes.push(Object.getPrototypeOf(Uint8Array.prototype));
-    var before = prototypes.map(function (proto) { return Object.keys(proto); });
+    var before = prototypes.map(function (proto) {
+      var values = {};
+      Object.getOwnPropertyNames(proto).forEach(function (key) {
+        var property = Object.getOwnPropertyDescriptor(proto, key);
+        values[key] = property && property.value;
+      });
+      return values;
+    });
     try {
       return evaluate();
     } finally {
       prototypes.forEach(function (proto, i) {
-        Object.keys(proto).forEach(function (key) {
-          if (before[i].indexOf(key) >= 0) return;
+        Object.getOwnPropertyNames(proto).forEach(function (key) {
           var property = Object.getOwnPropertyDescriptor(proto, key);
-          if (!property || !property.configurable) return;
+          if (!property) return;
+          if (Object.prototype.hasOwnProperty.call(before[i], key)) {
+            if (property.value !== before[i][key]) {
+              warn('the compiled tracker replaced ' + names[i] + '.prototype.' + key +
+                   ', which the page had set: use data-runtime="micropython" on this page');
+            }
+            return;
+          }
+          if (!property.enumerable || !property.configurable) return;
           property.enumerable = false;
           Object.defineProperty(proto, key, property);
         });

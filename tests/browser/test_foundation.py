@@ -460,3 +460,23 @@ def test_the_page_keeps_its_for_in_loops_and_globals(tp: TrackerPage):
         del seen["globals"], expected["globals"]
     assert seen == expected, seen
     assert ANON_TOKEN_RE.match(tp.call("getUserToken"))
+
+
+def test_a_page_method_the_compiled_runtime_replaces_is_named_in_a_warning(tp: TrackerPage):
+    """Old libraries extend Array.prototype (`remove`, say); the compiled build defines
+    Python's list.remove there too. The page is told, once, which method it lost and what
+    to use instead; the interpreters touch no prototype and say nothing."""
+    tp.open(
+        "Array.prototype.remove = function (x) { return 'page remove ' + x; };",
+        INIT,
+        "tracker('setAnonymousUserToken');",
+        name="page-prototype-method",
+    )
+    assert ANON_TOKEN_RE.match(tp.call("getUserToken"))
+    warned = tp.log.warnings_about("Array.prototype.remove")
+    if tp.runtime == "compiled":
+        assert len(warned) == 1 and 'data-runtime="micropython"' in warned[0], warned
+    else:
+        assert warned == []
+        assert tp.js("return [].remove(1);") == "page remove 1"
+    assert tp.log.warnings_about("replaced") == warned
