@@ -30,6 +30,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent
 DIST = ROOT / "dist"
@@ -194,31 +195,32 @@ def host_helpers() -> str:
     raise SystemExit("build: tracker/host_helpers.py has no HELPERS_JS")
 
 
+def _compile_step() -> ModuleType:
+    """compiled/transpile.py, imported from the repository whatever the working directory."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from compiled import transpile
+    finally:
+        sys.path.remove(str(ROOT))
+    return transpile
+
+
 def compiled_tracker(work: Path) -> str:
     """`tracker/` compiled to JavaScript: a minified script that sets `var COMPILED` to the
     bridge (`start`, `call`, `use_helpers`) of tracker/browser.py."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        from compiled.transpile import bundle, transpile
-    finally:
-        sys.path.remove(str(ROOT))
-    target = transpile([PACKAGE], COMPILED_ENTRY, work)
+    step = _compile_step()
+    target = step.transpile([PACKAGE], COMPILED_ENTRY, work)
     entry = target / "compiled_entry.js"
     entry.write_text(COMPILED_EXPORTS, encoding="utf-8")
     out = work / "compiled.js"
-    bundle(entry, out, COMPILED_GLOBAL)
+    step.bundle(entry, out, COMPILED_GLOBAL)
     return out.read_text(encoding="utf-8").strip()
 
 
 def minified(script: str) -> str:
     """The whole `tracker.js` minified by the pinned esbuild (the loader's comments and
     names are for readers of loader/tracker.js, not for every page view)."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        from compiled.transpile import minify
-    finally:
-        sys.path.remove(str(ROOT))
-    return minify(script)
+    return str(_compile_step().minify(script))
 
 
 def build_loader(
